@@ -1,0 +1,20 @@
+# The two set-up commands of the README. Both create .venv when it is missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Install the package and run the main job on the built-in default corpus.
+run: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/scalinglab predict --out results/python-stdlib
+
+# Install everything the tests need (torch pinned to the CPU build) and run them.
+test: $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[dev,train]'
+	$(BIN)/python -m pytest -q

@@ -1,0 +1,44 @@
+"""Progress display shared by every long-running step (Rich progress bars)."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+#: Progress and status lines go to standard error so that standard output stays clean.
+console = Console(stderr=True)
+
+
+def progress_enabled() -> bool:
+    """Progress bars are shown unless ``SCALINGLAB_NO_PROGRESS`` is set."""
+    return not os.environ.get("SCALINGLAB_NO_PROGRESS")
+
+
+def make_progress(transient: bool = False) -> Progress:
+    """A Rich progress bar with count, percentage, elapsed and remaining time."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+        disable=not progress_enabled(),
+    )
+
+
+def info(message: str) -> None:
+    """Print one status line to standard error."""
+    console.print(message, highlight=False)

@@ -1,0 +1,61 @@
+"""The ``scalinglab`` command line: a thin layer over the public API.
+
+Each subpackage contributes its verbs through a ``register(app)`` function in
+its own ``cli`` module; this file only assembles them and turns user errors
+into one-line messages with exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(
+    name="scalinglab",
+    help="Measure a corpus, predict its data-limited scaling law, verify it by training, "
+    "fit scaling laws and generate synthetic corpora.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Modules whose register(app) adds verbs, in the order they appear in --help.
+_VERB_MODULES = (
+    "scalinglab.theory.cli",  # predict
+    "scalinglab.stats.cli",  # stats
+    "scalinglab.corpus.cli",  # tokenize
+    "scalinglab.train.cli",  # train, sweep
+    "scalinglab.fit.cli",  # fit
+    "scalinglab.synth.cli",  # synth
+    "scalinglab.report.cli",  # report
+)
+
+for _name in _VERB_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def _error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``scalinglab`` console script."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except UserError as e:
+        _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        sys.exit(2)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        _error(f"{e.strerror or type(e).__name__}: {e.filename}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

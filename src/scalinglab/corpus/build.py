@@ -1,0 +1,221 @@
+"""Turning a source into a TokenCorpus: ``tokenize`` and the CORPUS resolver ``resolve``.
+
+Memory bound: text is streamed in pieces of ``chunk_bytes`` (4 MB by default)
+and encoded in batches of at most ``batch_bytes`` (64 MB of text), so peak
+memory is a few hundred MB whatever the source size (a 10 GB text file
+included). BPE training reads at most ``bpe_train_bytes`` of text (1 GB by
+default; HF tokenizers keeps a word-count table of that sample).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._progress import info, make_progress
+from ..errors import UserError
+from .core import CorpusWriter, TokenCorpus, dtype_for_vocab, is_corpus_dir, load
+from .sources import CHUNK_BYTES, DEFAULT_CORPUS, TextSource, open_source
+from .tokenizers import ByteTokenizer, CharTokenizer, HFTokenizer, Tokenizer, parse_spec
+
+DEFAULT_TOKENIZER = "bpe:8192"
+BATCH_BYTES = 64 << 20
+BPE_TRAIN_BYTES = 1 << 30
+
+__all__ = ["DEFAULT_CORPUS", "DEFAULT_TOKENIZER", "resolve", "tokenize", "cache_dir"]
+
+
+def cache_dir() -> Path:
+    """Where raw sources given to a verb are tokenized: ``$SCALINGLAB_CACHE`` or ~/.cache."""
+    env = os.environ.get("SCALINGLAB_CACHE")
+    base = Path(env) if env else Path.home() / ".cache" / "scalinglab"
+    return base / "corpora"
+
+
+def _text_sample(src: TextSource, limit: int, chunk_bytes: int) -> Iterator[str]:
+    done = 0
+    for (_s, _e, text), nb in src.pieces(chunk_bytes):
+        yield text
+        done += nb
+        if done >= limit:
+            return
+
+
+def _build_tokenizer(src: TextSource, spec: str, chunk_bytes: int, bpe_train_bytes: int) -> Tokenizer:
+    kind, arg = parse_spec(spec)
+    with_eod = src.multi_document
+    if kind == "byte":
+        return ByteTokenizer(with_eod=with_eod)
+    if kind == "char":
+        with make_progress(transient=True) as prog:
+            task = prog.add_task("collecting characters", total=src.total_bytes)
+
+            def texts() -> Iterator[str]:
+                for (_s, _e, text), nb in src.pieces(chunk_bytes):
+                    prog.advance(task, nb)
+                    yield text
+
+            chars = CharTokenizer.alphabet_of(texts())
+        return CharTokenizer(chars, with_eod=with_eod)
+    if kind == "bpe":
+        info(f"training byte-level BPE with {arg} tokens on {src.name or src.path}")
+        tok = HFTokenizer.train_bpe(_text_sample(src, bpe_train_bytes, chunk_bytes), arg)
+        return tok
+    return HFTokenizer.from_file(arg, with_eod=with_eod)
+
+
+def tokenize(
+    source: str | os.PathLike[str],
+    tokenizer: str = DEFAULT_TOKENIZER,
+    out: str | os.PathLike[str] = "corpus",
+    *,
+    glob: str | None = None,
+    text_field: str = "text",
+    vocab_size: int | None = None,
+    errors: str = "strict",
+    chunk_bytes: int = CHUNK_BYTES,
+    batch_bytes: int = BATCH_BYTES,
+    bpe_train_bytes: int = BPE_TRAIN_BYTES,
+) -> TokenCorpus:
+    """Tokenize ``source`` into a corpus directory ``out`` and return it (memory-mapped).
+
+    Parameters
+    ----------
+    source : str or path
+        ``python-stdlib``, a .txt file, a directory, .jsonl(.gz), .parquet, a
+        Hugging Face dataset directory, a nanoGPT-style .bin (with ``vocab_size``)
+        or a .npy array of integer ids.
+    tokenizer : str
+        ``char``, ``byte``, ``bpe:N`` or the path of a tokenizer.json (ignored
+        for pre-tokenized .bin/.npy sources).
+    out : path
+        Output directory; written under a temporary name and renamed when complete.
+    """
+    p = Path(str(source)).expanduser()
+    suffix = p.name.lower()
+    if str(source) != DEFAULT_CORPUS and suffix.endswith((".bin", ".npy")) and p.is_file():
+        return _from_token_file(p, out, vocab_size)
+    src = open_source(source, glob=glob, text_field=text_field, errors=errors)
+    tok = _build_tokenizer(src, tokenizer, chunk_bytes, bpe_train_bytes)
+    eod = tok.eod_token
+    n_docs = 0
+    with CorpusWriter(out, vocab_size=tok.vocab_size) as w, make_progress() as prog:
+        task = prog.add_task(f"tokenizing ({tok.spec})", total=src.total_bytes or None)
+        batch: list[tuple[bool, bool, str]] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal n_docs
+            ids_list = tok.encode_batch([t for _, _, t in batch])
+            for (starts, ends, _t), ids in zip(batch, ids_list, strict=True):
+                if starts:
+                    w.start_document()
+                    n_docs += 1
+                w.write(ids)
+                if ends and eod is not None:
+                    w.write(np.array([eod]))
+            batch.clear()
+
+        for piece, nb in src.pieces(chunk_bytes):
+            batch.append(piece)
+            size += len(piece[2])
+            prog.advance(task, nb)
+            if size >= batch_bytes:
+                flush()
+                size = 0
+        if batch:
+            flush()
+        tok.save(w.workdir)
+        w.finish(tokenizer=tok.to_meta(), source={**src.describe(), "fingerprint": src.fingerprint()})
+    return load(out)
+
+
+def _from_token_file(path: Path, out: str | os.PathLike[str], vocab_size: int | None) -> TokenCorpus:
+    """Copy pre-tokenized ids (.bin with --vocab-size, or .npy) into a corpus, streaming."""
+    if path.suffix.lower() == ".bin":
+        if vocab_size is None:
+            raise UserError(f"{path} is a raw .bin of token ids: give --vocab-size")
+        dt = dtype_for_vocab(vocab_size)
+        if path.stat().st_size % dt.itemsize:
+            raise UserError(f"{path}: size is not a multiple of {dt.itemsize} bytes ({dt.name})")
+        arr = np.memmap(path, dtype=dt, mode="r")
+    else:
+        try:
+            arr = np.load(path, mmap_mode="r")
+        except ValueError as e:
+            raise UserError(f"cannot read {path}: {e}") from None
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise UserError(f"{path}: expected a 1-D array of integers, got {arr.dtype} {arr.shape}")
+    if arr.size == 0:
+        raise UserError(f"empty corpus: {path} holds no tokens")
+    step = CHUNK_BYTES
+    if vocab_size is None:
+        mx = max(int(arr[i : i + step].max()) for i in range(0, arr.size, step))
+        vocab_size = mx + 1
+    with CorpusWriter(out, vocab_size=vocab_size) as w, make_progress() as prog:
+        task = prog.add_task("copying token ids", total=int(arr.size))
+        w.start_document()
+        for i in range(0, arr.size, step):
+            chunk = np.asarray(arr[i : i + step])
+            if chunk.size and int(chunk.min()) < 0:
+                raise UserError(f"{path}: negative token id near position {i}")
+            w.write(chunk)
+            prog.advance(task, chunk.size)
+        w.finish(tokenizer={"spec": "pretokenized", "eod_token": None},
+                 source={"kind": path.suffix.lstrip("."), "path": str(path), "name": path.name,
+                         "bytes": path.stat().st_size})
+    return load(out)
+
+
+def _cache_key(source: str, tokenizer: str, options: dict[str, Any]) -> str:
+    if source == DEFAULT_CORPUS:
+        fp = open_source(source).fingerprint()
+    else:
+        p = Path(source).expanduser()
+        if not p.exists():
+            raise UserError(f"source not found: {p}")
+        if p.is_file() and p.suffix.lower() in (".bin", ".npy"):
+            st = p.stat()
+            fp = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        else:
+            fp = open_source(source, glob=options.get("glob"), text_field=options.get("text_field", "text"),
+                             errors=options.get("errors", "strict")).fingerprint()
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{fp}|{tokenizer}|{sorted(options.items())}".encode())
+    return h.hexdigest()
+
+
+def resolve(
+    corpus: str | os.PathLike[str] | TokenCorpus | None,
+    tokenizer: str | None = None,
+    **options: Any,
+) -> TokenCorpus:
+    """Turn the CORPUS argument of any verb into a TokenCorpus.
+
+    ``None`` means the built-in default corpus (python-stdlib, bpe:8192); a
+    directory with meta.json is loaded as is; anything else is a raw source,
+    tokenized once into a cache keyed by the source's fingerprint and the
+    tokenizer, so a second call reuses it.
+    """
+    if isinstance(corpus, TokenCorpus):
+        return corpus
+    if corpus is None:
+        info(f"no corpus given: using the built-in default corpus {DEFAULT_CORPUS} "
+             f"({tokenizer or DEFAULT_TOKENIZER})")
+        corpus = DEFAULT_CORPUS
+    if str(corpus) != DEFAULT_CORPUS and is_corpus_dir(corpus):
+        return load(corpus)
+    spec = tokenizer or DEFAULT_TOKENIZER
+    parse_spec(spec)
+    options = {k: v for k, v in options.items() if v is not None}
+    key = _cache_key(str(corpus), spec, options)
+    stem = DEFAULT_CORPUS if str(corpus) == DEFAULT_CORPUS else Path(str(corpus)).name
+    target = cache_dir() / f"{stem}-{spec.replace(':', '').replace('/', '_')[:40]}-{key}"
+    if is_corpus_dir(target):
+        return load(target)
+    return tokenize(corpus, spec, target, **options)

@@ -1,0 +1,9 @@
+"""Command-line verbs of scalinglab.theory (filled in by the theory subpackage)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this subpackage's verbs to the scalinglab app."""
