@@ -23,6 +23,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """scalinglab: the science of neural scaling laws.
+
+    Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out out
+    """
+
+
 # Modules whose register(app) adds verbs, in the order they appear in --help.
 _VERB_MODULES = (
     "scalinglab.theory.cli",  # predict

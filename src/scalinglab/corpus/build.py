@@ -1,10 +1,11 @@
 """Turning a source into a TokenCorpus: ``tokenize`` and the CORPUS resolver ``resolve``.
 
 Memory bound: text is streamed in pieces of ``chunk_bytes`` (4 MB by default)
-and encoded in batches of at most ``batch_bytes`` (64 MB of text), so peak
-memory is a few hundred MB whatever the source size (a 10 GB text file
-included). BPE training reads at most ``bpe_train_bytes`` of text (1 GB by
-default; HF tokenizers keeps a word-count table of that sample).
+and encoded in batches of at most ``batch_bytes`` (16 MB of text, about 16
+bytes of working memory per character), so peak memory stays under 2 GB
+whatever the size of the source, a 10 GB text file included (measured by
+benchmarks/tokenize.py). BPE training reads at most ``bpe_train_bytes`` of text (the first 256 MB
+by default; HF tokenizers keeps a word-count table of that sample).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from .sources import CHUNK_BYTES, DEFAULT_CORPUS, TextSource, open_source
 from .tokenizers import ByteTokenizer, CharTokenizer, HFTokenizer, Tokenizer, parse_spec
 
 DEFAULT_TOKENIZER = "bpe:8192"
-BATCH_BYTES = 64 << 20
-BPE_TRAIN_BYTES = 1 << 30
+BATCH_BYTES = 16 << 20
+BPE_TRAIN_BYTES = 256 << 20
 
 __all__ = ["DEFAULT_CORPUS", "DEFAULT_TOKENIZER", "resolve", "tokenize", "cache_dir"]
 
@@ -46,7 +47,9 @@ def _text_sample(src: TextSource, limit: int, chunk_bytes: int) -> Iterator[str]
             return
 
 
-def _build_tokenizer(src: TextSource, spec: str, chunk_bytes: int, bpe_train_bytes: int) -> Tokenizer:
+def _build_tokenizer(
+    src: TextSource, spec: str, chunk_bytes: int, bpe_train_bytes: int
+) -> Tokenizer:
     kind, arg = parse_spec(spec)
     with_eod = src.multi_document
     if kind == "byte":
@@ -102,7 +105,8 @@ def tokenize(
         return _from_token_file(p, out, vocab_size)
     src = open_source(source, glob=glob, text_field=text_field, errors=errors)
     tok = _build_tokenizer(src, tokenizer, chunk_bytes, bpe_train_bytes)
-    eod = tok.eod_token
+    # An end-of-document token separates documents only when there is more than one.
+    eod = tok.eod_token if src.multi_document else None
     n_docs = 0
     with CorpusWriter(out, vocab_size=tok.vocab_size) as w, make_progress() as prog:
         task = prog.add_task(f"tokenizing ({tok.spec})", total=src.total_bytes or None)
@@ -131,11 +135,16 @@ def tokenize(
         if batch:
             flush()
         tok.save(w.workdir)
-        w.finish(tokenizer=tok.to_meta(), source={**src.describe(), "fingerprint": src.fingerprint()})
+        w.finish(
+            tokenizer={**tok.to_meta(), "eod_token": eod},
+            source={**src.describe(), "fingerprint": src.fingerprint()},
+        )
     return load(out)
 
 
-def _from_token_file(path: Path, out: str | os.PathLike[str], vocab_size: int | None) -> TokenCorpus:
+def _from_token_file(
+    path: Path, out: str | os.PathLike[str], vocab_size: int | None
+) -> TokenCorpus:
     """Copy pre-tokenized ids (.bin with --vocab-size, or .npy) into a corpus, streaming."""
     if path.suffix.lower() == ".bin":
         if vocab_size is None:
@@ -150,7 +159,9 @@ def _from_token_file(path: Path, out: str | os.PathLike[str], vocab_size: int | 
         except ValueError as e:
             raise UserError(f"cannot read {path}: {e}") from None
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-            raise UserError(f"{path}: expected a 1-D array of integers, got {arr.dtype} {arr.shape}")
+            raise UserError(
+                f"{path}: expected a 1-D array of integers, got {arr.dtype} {arr.shape}"
+            )
     if arr.size == 0:
         raise UserError(f"empty corpus: {path} holds no tokens")
     step = CHUNK_BYTES
@@ -166,9 +177,15 @@ def _from_token_file(path: Path, out: str | os.PathLike[str], vocab_size: int | 
                 raise UserError(f"{path}: negative token id near position {i}")
             w.write(chunk)
             prog.advance(task, chunk.size)
-        w.finish(tokenizer={"spec": "pretokenized", "eod_token": None},
-                 source={"kind": path.suffix.lstrip("."), "path": str(path), "name": path.name,
-                         "bytes": path.stat().st_size})
+        w.finish(
+            tokenizer={"spec": "pretokenized", "eod_token": None},
+            source={
+                "kind": path.suffix.lstrip("."),
+                "path": str(path),
+                "name": path.name,
+                "bytes": path.stat().st_size,
+            },
+        )
     return load(out)
 
 
@@ -183,8 +200,12 @@ def _cache_key(source: str, tokenizer: str, options: dict[str, Any]) -> str:
             st = p.stat()
             fp = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
         else:
-            fp = open_source(source, glob=options.get("glob"), text_field=options.get("text_field", "text"),
-                             errors=options.get("errors", "strict")).fingerprint()
+            fp = open_source(
+                source,
+                glob=options.get("glob"),
+                text_field=options.get("text_field", "text"),
+                errors=options.get("errors", "strict"),
+            ).fingerprint()
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{fp}|{tokenizer}|{sorted(options.items())}".encode())
     return h.hexdigest()
@@ -205,8 +226,10 @@ def resolve(
     if isinstance(corpus, TokenCorpus):
         return corpus
     if corpus is None:
-        info(f"no corpus given: using the built-in default corpus {DEFAULT_CORPUS} "
-             f"({tokenizer or DEFAULT_TOKENIZER})")
+        info(
+            f"no corpus given: using the built-in default corpus {DEFAULT_CORPUS} "
+            f"({tokenizer or DEFAULT_TOKENIZER})"
+        )
         corpus = DEFAULT_CORPUS
     if str(corpus) != DEFAULT_CORPUS and is_corpus_dir(corpus):
         return load(corpus)

@@ -178,14 +178,24 @@ class TokenCorpus:
         with CorpusWriter(out, vocab_size=self.vocab_size) as w:
             w.write(np.asarray(self.tokens))
             w.doc_offsets = list(map(int, self.doc_offsets))
-            w.finish(tokenizer=self.meta["tokenizer"], source=self.meta["source"],
-                     extra={k: v for k, v in self.meta.items() if k not in _CORE_KEYS})
+            w.finish(
+                tokenizer=self.meta["tokenizer"],
+                source=self.meta["source"],
+                extra={k: v for k, v in self.meta.items() if k not in _CORE_KEYS},
+            )
         return load(out)
 
 
 _CORE_KEYS = {
-    "format_version", "vocab_size", "dtype", "num_tokens", "tokenizer", "documents",
-    "split", "source", "content_hash",
+    "format_version",
+    "vocab_size",
+    "dtype",
+    "num_tokens",
+    "tokenizer",
+    "documents",
+    "split",
+    "source",
+    "content_hash",
 }
 
 
@@ -209,8 +219,9 @@ def _split_for(doc_offsets: np.ndarray, num_tokens: int, fraction: float = 0.01)
     return {"heldout_start": int(start), "heldout_tokens": int(num_tokens - start), "rule": rule}
 
 
-def _make_meta(*, vocab_size, dtype, num_tokens, doc_offsets, tokenizer, source, content_hash,
-               extra=None) -> dict[str, Any]:
+def _make_meta(
+    *, vocab_size, dtype, num_tokens, doc_offsets, tokenizer, source, content_hash, extra=None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "vocab_size": int(vocab_size),
@@ -283,8 +294,10 @@ class CorpusWriter:
         if self.out.exists() and not self.out.is_dir():
             raise UserError(f"output exists and is not a directory: {self.out}")
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp",
-                                         dir=self.out.parent))
+        self.tmp = Path(
+            tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent)
+        )
+        os.chmod(self.tmp, 0o755)
         self._f = open(self.tmp / "tokens.bin", "wb")  # noqa: SIM115
         self._hash = hashlib.blake2b(digest_size=16)
         self.num_tokens = 0
@@ -320,8 +333,13 @@ class CorpusWriter:
         self._hash.update(buf.view(np.uint8))
         self.num_tokens += int(ids.size)
 
-    def finish(self, *, tokenizer: dict[str, Any], source: dict[str, Any],
-               extra: dict[str, Any] | None = None) -> Path:
+    def finish(
+        self,
+        *,
+        tokenizer: dict[str, Any],
+        source: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
         """Write meta.json and doc_offsets.npy and move the corpus into place."""
         self._f.close()
         if self.num_tokens == 0:
@@ -334,9 +352,14 @@ class CorpusWriter:
             offs = np.concatenate([[0], offs]).astype(np.int64)
         np.save(self.tmp / "doc_offsets.npy", offs)
         meta = _make_meta(
-            vocab_size=self.vocab_size, dtype=self.dtype, num_tokens=self.num_tokens,
-            doc_offsets=offs, tokenizer=tokenizer, source=source,
-            content_hash="blake2b:" + self._hash.hexdigest(), extra=extra,
+            vocab_size=self.vocab_size,
+            dtype=self.dtype,
+            num_tokens=self.num_tokens,
+            doc_offsets=offs,
+            tokenizer=tokenizer,
+            source=source,
+            content_hash="blake2b:" + self._hash.hexdigest(),
+            extra=extra,
         )
         write_json(self.tmp / "meta.json", meta)
         if self.out.exists():
@@ -364,10 +387,17 @@ class CorpusWriter:
         self._done = True
 
 
-def write_corpus(out: str | os.PathLike[str], tokens: np.ndarray, vocab_size: int, *,
-                 doc_offsets: Iterable[int] | None = None, tokenizer: dict[str, Any] | None = None,
-                 source: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                 side_files: dict[str, bytes | str] | None = None) -> TokenCorpus:
+def write_corpus(
+    out: str | os.PathLike[str],
+    tokens: np.ndarray,
+    vocab_size: int,
+    *,
+    doc_offsets: Iterable[int] | None = None,
+    tokenizer: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    side_files: dict[str, bytes | str] | None = None,
+) -> TokenCorpus:
     """Write an in-memory token array as a corpus directory and return it loaded.
 
     Used by the synthetic generators: ``extra`` is merged into meta.json (e.g.
@@ -381,6 +411,9 @@ def write_corpus(out: str | os.PathLike[str], tokens: np.ndarray, vocab_size: in
             mode = "wb" if isinstance(content, bytes) else "w"
             with open(w.workdir / name, mode) as f:
                 f.write(content)
-        w.finish(tokenizer=tokenizer or {"spec": "pretokenized", "eod_token": None},
-                 source=source or {"kind": "array"}, extra=extra)
+        w.finish(
+            tokenizer=tokenizer or {"spec": "pretokenized", "eod_token": None},
+            source=source or {"kind": "array"},
+            extra=extra,
+        )
     return load(out)

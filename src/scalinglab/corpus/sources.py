@@ -102,8 +102,13 @@ class TextSource:
         return h.hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"kind": self.kind, "path": str(self.path), "files": len(self.files),
-                             "bytes": self.total_bytes, "name": self.name or self.path.name}
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "path": str(self.path),
+            "files": len(self.files),
+            "bytes": self.total_bytes,
+            "name": self.name or self.path.name,
+        }
         if self.kind in ("jsonl", "parquet", "hf"):
             d["text_field"] = self.text_field
         return d
@@ -180,8 +185,10 @@ class TextSource:
         except Exception as e:
             raise UserError(f"cannot read parquet {self.path}: {str(e).splitlines()[0]}") from None
         if self.text_field not in pf.schema_arrow.names:
-            raise UserError(f"{self.path}: no column {self.text_field!r} (use --text-field); "
-                            f"columns are {pf.schema_arrow.names}")
+            raise UserError(
+                f"{self.path}: no column {self.text_field!r} (use --text-field); "
+                f"columns are {pf.schema_arrow.names}"
+            )
         total_rows = max(1, pf.metadata.num_rows)
         per_row = self.total_bytes / total_rows
         for batch in pf.iter_batches(columns=[self.text_field], batch_size=1024):
@@ -197,7 +204,9 @@ class TextSource:
         try:
             import datasets
         except ImportError:
-            raise UserError(f"{self.path} is a Hugging Face dataset: pip install datasets") from None
+            raise UserError(
+                f"{self.path} is a Hugging Face dataset: pip install datasets"
+            ) from None
         ds = datasets.load_from_disk(str(self.path))
         if isinstance(ds, datasets.DatasetDict):
             ds = ds["train"] if "train" in ds else ds[next(iter(ds))]
@@ -235,8 +244,13 @@ def _looks_binary(path: Path) -> bool:
         return True
 
 
-def open_source(source: str | os.PathLike[str], *, glob: str | None = None,
-                text_field: str = "text", errors: str = "strict") -> TextSource:
+def open_source(
+    source: str | os.PathLike[str],
+    *,
+    glob: str | None = None,
+    text_field: str = "text",
+    errors: str = "strict",
+) -> TextSource:
     """Recognise a text source by its name or suffix.
 
     ``python-stdlib``; a .txt file (one document); a directory (each text file a
@@ -253,9 +267,11 @@ def open_source(source: str | os.PathLike[str], *, glob: str | None = None,
     if not p.exists():
         raise UserError(f"source not found: {p}")
     if p.is_dir():
-        if (p / "dataset_info.json").exists() or (p / "state.json").exists() or (
-            p / "dataset_dict.json"
-        ).exists():
+        if (
+            (p / "dataset_info.json").exists()
+            or (p / "state.json").exists()
+            or (p / "dataset_dict.json").exists()
+        ):
             files = [f for f in sorted(p.rglob("*")) if f.is_file()]
             return TextSource("hf", p, files, text_field=text_field, errors=errors)
         pattern = glob or "**/*"

@@ -53,12 +53,13 @@ class CharTokenizer:
         return _codes_to_str(seen)
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        codes = self.codes.astype(np.uint32)
         out = []
         for t in texts:
-            cp = _codepoints(t).astype(np.int64)
-            idx = np.searchsorted(self.codes, cp)
-            idx_c = np.minimum(idx, len(self.codes) - 1)
-            bad = self.codes[idx_c] != cp
+            cp = _codepoints(t)
+            idx = np.searchsorted(codes, cp).astype(np.uint32)
+            np.minimum(idx, len(codes) - 1, out=idx)
+            bad = codes[idx] != cp
             if bad.any():
                 ch = chr(int(cp[np.argmax(bad)]))
                 raise UserError(f"character {ch!r} is not in the char vocabulary")
@@ -100,16 +101,18 @@ class ByteTokenizer:
         return 256 if self.with_eod else None
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        return [np.frombuffer(t.encode("utf-8", errors="surrogatepass"), dtype=np.uint8)
-                for t in texts]
+        return [
+            np.frombuffer(t.encode("utf-8", errors="surrogatepass"), dtype=np.uint8) for t in texts
+        ]
 
     def decode(self, ids: np.ndarray) -> str:
         ids = np.asarray(ids, dtype=np.int64)
         if not self.with_eod:
             return ids.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
         parts = np.split(ids, np.flatnonzero(ids == 256))
-        texts = [p[p != 256].astype(np.uint8).tobytes().decode("utf-8", errors="replace")
-                 for p in parts]
+        texts = [
+            p[p != 256].astype(np.uint8).tobytes().decode("utf-8", errors="replace") for p in parts
+        ]
         return EOD_TEXT.join(texts)
 
     def to_meta(self) -> dict[str, Any]:
@@ -195,9 +198,12 @@ class HFTokenizer:
         return self.tok.decode(ids.tolist(), skip_special_tokens=False)
 
     def to_meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"spec": self.spec, "eod_token": self.eod_token,
-                                "tokenizer_json": "tokenizer.json",
-                                "appended_eod": self._extra_eod}
+        meta: dict[str, Any] = {
+            "spec": self.spec,
+            "eod_token": self.eod_token,
+            "tokenizer_json": "tokenizer.json",
+            "appended_eod": self._extra_eod,
+        }
         if self.origin:
             meta["origin"] = self.origin
         return meta
@@ -245,7 +251,9 @@ def tokenizer_from_meta(meta: dict[str, Any], directory: Path | None) -> Tokeniz
     if spec == "byte":
         return ByteTokenizer(with_eod=with_eod)
     if t.get("tokenizer_json") and directory is not None:
-        tok = HFTokenizer.from_file(directory / t["tokenizer_json"], with_eod=bool(t.get("appended_eod")))
+        tok = HFTokenizer.from_file(
+            directory / t["tokenizer_json"], with_eod=bool(t.get("appended_eod"))
+        )
         tok.spec = spec
         return tok
     raise UserError(f"corpus tokenized with {spec!r} cannot be decoded")

@@ -1,0 +1,292 @@
+"""Token corpora: every source type and tokenizer, round trips, memmaps, streaming, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scalinglab as sl
+from scalinglab.corpus.sources import _utf8_safe_cut, open_source, stdlib_files
+from scalinglab.corpus.tokenizers import ByteTokenizer, CharTokenizer
+from scalinglab.errors import UserError
+
+TEXT = "Hello, world!\nÜber naïve café — ∑ 日本語 🎉\n" * 50
+DOCS = ["first document\nwith two lines\n", "second: ünïcödé 🎉", "third\n\nthe end"]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scalinglab.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"SCALINGLAB_NO_PROGRESS": "1", "PATH": "/usr/bin:/bin"},
+    )
+
+
+@pytest.fixture
+def txt(tmp_path: Path) -> Path:
+    p = tmp_path / "t.txt"
+    p.write_text(TEXT, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("spec", ["char", "byte", "bpe:300"])
+def test_round_trip_single_document(txt: Path, tmp_path: Path, spec: str) -> None:
+    c = sl.corpus.tokenize(txt, spec, tmp_path / "c")
+    assert c.decode() == TEXT
+    assert c.num_documents == 1 and c.eod_token is None
+    meta = json.loads((tmp_path / "c" / "meta.json").read_text())
+    assert meta["num_tokens"] == c.num_tokens == (tmp_path / "c" / "tokens.bin").stat().st_size // 2
+    assert meta["dtype"] == "uint16" and meta["tokenizer"]["spec"] == spec
+    assert meta["content_hash"].startswith("blake2b:")
+    assert meta["split"]["heldout_start"] == c.num_tokens - round(c.num_tokens * 0.01)
+
+
+def test_char_ids_are_ranks_of_sorted_characters(txt: Path, tmp_path: Path) -> None:
+    c = sl.corpus.tokenize(txt, "char", tmp_path / "c")
+    chars = sorted(set(TEXT))
+    assert c.vocab_size == len(chars)
+    expected = np.array([chars.index(ch) for ch in TEXT])
+    np.testing.assert_array_equal(np.asarray(c.tokens), expected)
+
+
+def test_byte_ids_are_utf8_bytes(txt: Path, tmp_path: Path) -> None:
+    c = sl.corpus.tokenize(txt, "byte", tmp_path / "c")
+    np.testing.assert_array_equal(np.asarray(c.tokens), np.frombuffer(TEXT.encode(), np.uint8))
+    assert c.vocab_size == 256
+
+
+def _write_docs(kind: str, tmp: Path) -> Path:
+    if kind == "dir":
+        d = tmp / "docs"
+        (d / "sub").mkdir(parents=True)
+        for i, t in enumerate(DOCS):
+            (d / ("sub" if i == 1 else ".") / f"{i}.txt").write_text(t)
+        return d
+    if kind in ("jsonl", "jsonl.gz"):
+        p = tmp / f"d.{kind}"
+        lines = "".join(json.dumps({"text": t, "id": i}) + "\n" for i, t in enumerate(DOCS))
+        if kind == "jsonl.gz":
+            with gzip.open(p, "wt") as f:
+                f.write(lines)
+        else:
+            p.write_text(lines)
+        return p
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        p = tmp / "d.parquet"
+        pq.write_table(pa.table({"text": DOCS, "n": [1, 2, 3]}), p)
+        return p
+    if kind == "hf":
+        datasets = pytest.importorskip("datasets")  # optional source type
+        p = tmp / "hfds"
+        datasets.Dataset.from_dict({"text": DOCS}).save_to_disk(str(p))
+        return p
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["dir", "jsonl", "jsonl.gz", "parquet", "hf"])
+@pytest.mark.parametrize("spec", ["char", "byte", "bpe:280"])
+def test_multi_document_sources(tmp_path: Path, kind: str, spec: str) -> None:
+    src = _write_docs(kind, tmp_path)
+    c = sl.corpus.tokenize(src, spec, tmp_path / "c")
+    # Directory files come sorted by path: 0.txt, 2.txt, sub/1.txt.
+    order = [0, 2, 1] if kind == "dir" else [0, 1, 2]
+    assert c.num_documents == 3 and c.eod_token is not None
+    assert [c.decode(d) for d in c.documents()] == [DOCS[i] for i in order]
+    eods = np.flatnonzero(np.asarray(c.tokens) == c.eod_token)
+    np.testing.assert_array_equal(eods + 1, np.append(c.doc_offsets[1:], c.num_tokens))
+    assert c.meta["split"]["heldout_start"] == c.doc_offsets[-1]  # the last document
+
+
+def test_pretokenized_bin_and_npy(tmp_path: Path) -> None:
+    ids = np.random.default_rng(0).integers(0, 50257, size=10_000).astype(np.uint16)
+    ids.tofile(tmp_path / "train.bin")
+    c = sl.corpus.tokenize(tmp_path / "train.bin", "byte", tmp_path / "c1", vocab_size=50257)
+    np.testing.assert_array_equal(np.asarray(c.tokens), ids)
+    assert c.vocab_size == 50257 and c.tokenizer_spec == "pretokenized"
+    big = np.array([0, 70000, 5], dtype=np.int64)
+    np.save(tmp_path / "a.npy", big)
+    c2 = sl.corpus.tokenize(tmp_path / "a.npy", "byte", tmp_path / "c2")
+    assert c2.meta["dtype"] == "uint32" and c2.vocab_size == 70001
+    np.testing.assert_array_equal(np.asarray(c2.tokens), big)
+
+
+def test_existing_tokenizer_json(txt: Path, tmp_path: Path) -> None:
+    first = sl.corpus.tokenize(txt, "bpe:300", tmp_path / "a")
+    tj = tmp_path / "a" / "tokenizer.json"
+    again = sl.corpus.tokenize(txt, str(tj), tmp_path / "b")
+    np.testing.assert_array_equal(np.asarray(first.tokens), np.asarray(again.tokens))
+    assert again.decode() == TEXT
+    # A tokenizer without an end-of-document token gets one appended for many documents.
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"a": 0, "b": 1, "[UNK]": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "wl.json"))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "1.txt").write_text("a b a")
+    (tmp_path / "d" / "2.txt").write_text("b b")
+    c = sl.corpus.tokenize(tmp_path / "d", str(tmp_path / "wl.json"), tmp_path / "c")
+    assert c.vocab_size == 4 and c.eod_token == 3
+    np.testing.assert_array_equal(np.asarray(c.tokens), [0, 1, 0, 3, 1, 1, 3])
+
+
+def test_load_is_memmap(txt: Path, tmp_path: Path) -> None:
+    sl.corpus.tokenize(txt, "char", tmp_path / "c")
+    c = sl.corpus.load(tmp_path / "c")
+    assert isinstance(c.tokens, np.memmap)
+    assert isinstance(c.train, np.memmap) and c.train.size + c.heldout.size == c.num_tokens
+
+
+def test_resolve_caches_raw_sources(txt: Path) -> None:
+    a = sl.corpus.resolve(txt, "char")
+    b = sl.corpus.resolve(txt, "char")
+    assert a.path == b.path and a.content_hash == b.content_hash
+    assert sl.corpus.resolve(a.path).path == a.path  # a corpus directory is loaded as is
+    assert sl.corpus.resolve(txt, "byte").path != a.path
+
+
+def _peak_tokenizing(tmp: Path, megabytes: int) -> tuple[int, int]:
+    line = ("the quick brown fox jumps over the lazy dog " * 3 + "\n").encode()
+    p = tmp / f"big{megabytes}.txt"
+    with open(p, "wb") as f:
+        for _ in range(megabytes):
+            f.write(line * ((1 << 20) // len(line)))
+    tracemalloc.start()
+    c = sl.corpus.tokenize(
+        p, "char", tmp / f"c{megabytes}", chunk_bytes=1 << 20, batch_bytes=2 << 20
+    )
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert c.num_tokens == p.stat().st_size
+    return peak, p.stat().st_size
+
+
+def test_streaming_memory_is_bounded(tmp_path: Path) -> None:
+    """Peak memory depends on the batch size, not on the size of the source."""
+    small, _ = _peak_tokenizing(tmp_path, 8)
+    big, size = _peak_tokenizing(tmp_path, 48)
+    assert big < 1.25 * small + (1 << 20), (small, big)
+    # About 16 bytes of working memory per character of one 2 MB batch.
+    assert big < 20 * (2 << 20) < size, f"peak {big / 2**20:.1f} MB for {size / 2**20:.0f} MB"
+
+
+@given(st.text(min_size=0, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_utf8_cut_never_splits_a_character(s: str) -> None:
+    b = s.encode("utf-8")
+    for end in range(len(b) + 1):
+        cut = _utf8_safe_cut(b[:end])
+        b[:cut].decode("utf-8")  # must not raise
+        assert cut >= end - 3
+
+
+@given(st.text(min_size=1, max_size=200))
+@settings(max_examples=100, deadline=None)
+def test_char_and_byte_round_trip_property(s: str) -> None:
+    s = s.encode("utf-8", "ignore").decode("utf-8")
+    if not s:
+        return
+    ct = CharTokenizer(CharTokenizer.alphabet_of([s]))
+    assert ct.decode(ct.encode_batch([s])[0]) == s
+    bt = ByteTokenizer()
+    assert bt.decode(bt.encode_batch([s])[0]) == s
+
+
+def test_python_stdlib_source() -> None:
+    files = stdlib_files()
+    assert len(files) > 300
+    assert not any("site-packages" in f.parts or "test" in f.parts for f in files)
+    assert all(f.suffix == ".py" for f in files)
+    assert open_source("python-stdlib").multi_document
+
+
+def test_output_dir_holding_another_corpus(txt: Path, tmp_path: Path) -> None:
+    sl.corpus.tokenize(txt, "char", tmp_path / "c")
+    sl.corpus.tokenize(txt, "char", tmp_path / "c")  # the same corpus again is fine
+    with pytest.raises(UserError, match="different corpus"):
+        sl.corpus.tokenize(txt, "byte", tmp_path / "c")
+    assert sl.corpus.load(tmp_path / "c").tokenizer_spec == "char"
+
+
+def _assert_clean_error(r: subprocess.CompletedProcess, needle: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    err_lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err_lines) == 1 and needle in err_lines[0], r.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "needle"),
+    [
+        (None, ["missing.txt"], "source not found"),
+        ("empty", ["empty.txt"], "empty corpus"),
+        ("latin1", ["latin1.txt"], "byte offset 4"),
+        ("ok", ["ok.txt", "--tokenizer", "bpe:x"], "bad tokenizer spec"),
+        ("ok", ["ok.txt", "--tokenizer", "wordpiece"], "unknown tokenizer spec"),
+        ("ok", ["ok.txt", "--tokenizer", "nothere.json"], "tokenizer file not found"),
+        ("bin", ["ids.bin"], "--vocab-size"),
+        ("jsonl", ["d.jsonl", "--text-field", "body"], "no field 'body'"),
+        ("unreadable", ["locked.txt"], "cannot read"),
+    ],
+)
+def test_cli_errors(tmp_path: Path, setup: str | None, args: list[str], needle: str) -> None:
+    if setup == "empty":
+        (tmp_path / "empty.txt").write_text("")
+    elif setup == "latin1":
+        (tmp_path / "latin1.txt").write_bytes("abcd\xe9".encode("latin-1"))
+    elif setup == "ok":
+        (tmp_path / "ok.txt").write_text("hello")
+    elif setup == "bin":
+        np.arange(10, dtype=np.uint16).tofile(tmp_path / "ids.bin")
+    elif setup == "jsonl":
+        (tmp_path / "d.jsonl").write_text('{"text": "a"}\n')
+    elif setup == "unreadable":
+        p = tmp_path / "locked.txt"
+        p.write_text("x")
+        p.chmod(0)
+        if p.open("rb").readable():  # root can read anything: nothing to test
+            pytest.skip("running as root")
+    r = _cli("tokenize", *args, "--out", "out", cwd=tmp_path)
+    _assert_clean_error(r, needle)
+    assert not (tmp_path / "out" / "meta.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_cli_tokenize_and_replace_errors(tmp_path: Path) -> None:
+    (tmp_path / "l.txt").write_bytes("abcd\xe9f".encode("latin-1"))
+    r = _cli(
+        "tokenize",
+        "l.txt",
+        "--tokenizer",
+        "char",
+        "--errors",
+        "replace",
+        "--out",
+        "c",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert sl.corpus.load(tmp_path / "c").decode() == "abcd\ufffdf"
+
+
+def test_cli_refuses_to_overwrite_different_corpus(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("aaaa bbbb")
+    assert (
+        _cli("tokenize", "a.txt", "--tokenizer", "char", "--out", "c", cwd=tmp_path).returncode == 0
+    )
+    r = _cli("tokenize", "a.txt", "--tokenizer", "byte", "--out", "c", cwd=tmp_path)
+    _assert_clean_error(r, "different corpus")
