@@ -27,6 +27,7 @@ from .tokenizers import ByteTokenizer, CharTokenizer, HFTokenizer, Tokenizer, pa
 DEFAULT_TOKENIZER = "bpe:8192"
 BATCH_BYTES = 16 << 20
 BPE_TRAIN_BYTES = 256 << 20
+ENCODE_PIECE = 64 << 10
 
 __all__ = ["DEFAULT_CORPUS", "DEFAULT_TOKENIZER", "resolve", "tokenize", "cache_dir"]
 
@@ -36,6 +37,19 @@ def cache_dir() -> Path:
     env = os.environ.get("SCALINGLAB_CACHE")
     base = Path(env) if env else Path.home() / ".cache" / "scalinglab"
     return base / "corpora"
+
+
+def _split_lines(text: str, size: int) -> list[str]:
+    """Cut ``text`` after line breaks into pieces of about ``size`` characters."""
+    if len(text) <= size:
+        return [text]
+    out, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        out.append(text[start:end])
+        start = end
+    return out
 
 
 def _text_sample(src: TextSource, limit: int, chunk_bytes: int) -> Iterator[str]:
@@ -115,7 +129,15 @@ def tokenize(
 
         def flush() -> None:
             nonlocal n_docs
-            ids_list = tok.encode_batch([t for _, _, t in batch])
+            # Cut pieces into ~64 KB sub-pieces at line breaks so that encode_batch
+            # spreads even a single large document over all cores.
+            subs = [_split_lines(t, ENCODE_PIECE) for _, _, t in batch]
+            flat = tok.encode_batch([x for sub in subs for x in sub])
+            ids_list, k = [], 0
+            for sub in subs:
+                part = flat[k : k + len(sub)]
+                ids_list.append(np.concatenate(part) if len(part) > 1 else part[0])
+                k += len(sub)
             for (starts, ends, _t), ids in zip(batch, ids_list, strict=True):
                 if starts:
                     w.start_document()
