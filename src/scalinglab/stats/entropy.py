@@ -1,0 +1,860 @@
+"""Conditional entropy versus context length, with bounds and a map of where to trust it.
+
+    H_n = H(x_{n+1} | x_1 .. x_n)        (nats), n = 0 .. max_n
+
+From the corpus alone: all n-gram counts for every n come from one sweep over
+the suffix array of the training split (:mod:`._ngram`), giving
+
+* ``lower``: the plug-in estimate. The plug-in conditional entropy is a
+  concave function of the empirical (n+1)-gram distribution, whose mean is
+  the true one, so its expectation is at most the truth (Jensen);
+* ``miller_madow``, ``grassberger``: bias-corrected estimates; ``estimate`` is
+  the recommended one (``estimator`` names it);
+* ``upper``: the held-out cross-entropy of a smoothed n-gram model trained on
+  the training split (and, with ``entropy_from``, of a trained network: any
+  model's held-out loss is an upper bound in expectation). The lower of the two
+  is kept.
+
+NSB is not offered. The reference implementation (``ndd``, last released
+2021) does not build on the Python here (it needs numpy.distutils and a
+Fortran compiler), and the maintained alternative (``infomeasure``) takes raw
+samples rather than count-of-counts and leaves the unobserved cells out of its
+posterior mean, which matters for n-gram spaces of V^n cells.
+
+``reliable[n]`` holds where the bounds agree and the estimate has converged::
+
+    (upper[n] - lower[n]) <= tol * upper[n]                  (bounds agree)
+    |estimate_P[n] - estimate_{P/2}[n]| <= tol * estimate_P[n]   (converged)
+
+with ``P`` the training tokens and ``estimate_{P/2}`` the same estimator on the
+first half of them (the quarter is reported too). ``gamma`` is fitted on the
+estimate over the reliable window, H_n ~ A n^(-gamma) (log-log least squares,
+as published), or H_n - H_inf ~ A n^(-gamma) with ``fit_offset``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import warnings as _warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_path, write_json
+from .._progress import info, make_progress
+from ..errors import UserError
+
+__all__ = [
+    "ESTIMATORS",
+    "EntropyResult",
+    "GammaFit",
+    "entropy",
+    "fit_gamma",
+    "load_external_losses",
+    "parse_window",
+]
+
+#: Count-based estimators of H_n; "auto" picks the first.
+ESTIMATORS = ("grassberger", "miller-madow", "plugin")
+
+#: Default cap on training tokens: the suffix array of 1e8 tokens needs about
+#: 17 bytes per token at peak (benchmarks/entropy.py), 1.7 GB.
+DEFAULT_MAX_TOKENS = 100_000_000
+
+#: Size of the pseudo-documents used to subsample a single-document corpus.
+_BLOCK = 1 << 20
+
+
+# --------------------------------------------------------------------------------------
+# gamma
+# --------------------------------------------------------------------------------------
+@dataclass
+class GammaFit:
+    """A fitted decay exponent of the conditional entropy, with its uncertainty.
+
+    ``H_n ~ amplitude * n^(-value)`` (or ``H_n - h_inf ~ amplitude * n^(-value)``)
+    over ``window = [n_lo, n_hi]`` (inclusive).
+
+    Attributes
+    ----------
+    value, stderr : float
+        Exponent and its bootstrap standard error.
+    ci95 : tuple of float
+        2.5% and 97.5% bootstrap percentiles.
+    window : tuple of int
+        Context lengths fitted, inclusive.
+    """
+
+    value: float
+    stderr: float
+    ci95: tuple[float, float]
+    window: tuple[int, int]
+    n_points: int
+    amplitude: float
+    method: str
+    n_boot: int
+    residual_rms: float
+    h_inf: float | None = None
+    h_inf_stderr: float | None = None
+    h_inf_ci95: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "value": self.value,
+            "stderr": self.stderr,
+            "ci95": list(self.ci95),
+            "window": list(self.window),
+            "n_points": self.n_points,
+            "amplitude": self.amplitude,
+            "method": self.method,
+            "n_boot": self.n_boot,
+            "residual_rms": self.residual_rms,
+        }
+        if self.h_inf is not None:
+            d["h_inf"] = {
+                "value": self.h_inf,
+                "stderr": self.h_inf_stderr,
+                "ci95": list(self.h_inf_ci95) if self.h_inf_ci95 else None,
+            }
+        return d
+
+    @classmethod
+    def missing(cls, reason: str, window: tuple[int, int] = (0, 0)) -> GammaFit:
+        """A placeholder when no fit is possible (all numbers NaN)."""
+        nan = float("nan")
+        return cls(nan, nan, (nan, nan), window, 0, nan, f"not fitted: {reason}", 0, nan)
+
+
+def parse_window(text: str | tuple[int, int] | list[int] | None) -> tuple[int, int] | None:
+    """Parse ``"lo,hi"`` (or a pair) into an inclusive window of context lengths."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        parts = [p.strip() for p in text.replace(":", ",").split(",") if p.strip()]
+    else:
+        parts = list(text)
+    try:
+        lo, hi = (int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise UserError(f"window must be two integers 'lo,hi', got {text!r}") from None
+    if lo < 1 or hi <= lo:
+        raise UserError(f"window must satisfy 1 <= lo < hi, got {lo},{hi}")
+    return lo, hi
+
+
+def _power_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``log y = a - gamma log x`` for every row of ``y``; returns (gamma, a)."""
+    lx = np.log(x)
+    X = np.column_stack([np.ones_like(lx), -lx])
+    coef = np.linalg.lstsq(X, np.log(y).T, rcond=None)[0]
+    return coef[1], coef[0]
+
+
+def _offset_fit(x: np.ndarray, y: np.ndarray, start: tuple[float, float, float] | None = None):
+    """Fit ``log y = log(h_inf + A x^-gamma)``; returns (gamma, A, h_inf, residuals)."""
+    from scipy.optimize import least_squares
+
+    ymin = float(y.min())
+    g0, a0 = _power_fit(x, y)
+    p0 = start or (float(np.clip(g0, 0.05, 5.0)), 0.5 * ymin)
+    x0 = np.array([p0[0], math.log(max(ymin - p0[1], 1e-6) * x.min() ** p0[0]), p0[1]])
+
+    def resid(p):
+        g, la, hinf = p
+        return np.log(hinf + np.exp(la) * x ** (-g)) - np.log(y)
+
+    hi_inf = ymin * (1 - 1e-9)
+    x0[2] = min(max(x0[2], 0.0), hi_inf * 0.999)
+    r = least_squares(resid, x0, bounds=([1e-4, -50.0, 0.0], [20.0, 50.0, hi_inf]))
+    g, la, hinf = r.x
+    return float(g), float(math.exp(la)), float(hinf), r.fun
+
+
+def fit_gamma(
+    n: np.ndarray,
+    h: np.ndarray,
+    sigma: np.ndarray | None = None,
+    *,
+    window: tuple[int, int],
+    offset: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> GammaFit:
+    """Fit ``H_n ~ A n^(-gamma)`` (or ``H_n - H_inf ~ A n^(-gamma)``) over a window.
+
+    Parameters
+    ----------
+    n, h : array
+        Context lengths and conditional entropies (nats).
+    sigma : array, optional
+        One-standard-deviation uncertainty of each ``h`` (nats).
+    window : (int, int)
+        Inclusive range of ``n`` to fit; ``n >= 1``.
+    offset : bool
+        Fit ``H_inf`` too (needs 4 points or more).
+    n_boot : int
+        Bootstrap replicates.
+
+    Returns
+    -------
+    GammaFit
+
+    Notes
+    -----
+    The value is the least-squares fit of ``log H_n = log A - gamma log n`` (the
+    published procedure), or of ``log H_n = log(H_inf + A n^-gamma)``. Each
+    bootstrap replicate refits ``log H*_n = fit_n + e*_n + d_n``, with ``e*``
+    drawn with replacement from the residuals (scaled by ``sqrt(k / (k - p))``
+    for ``k`` points and ``p`` parameters: lack of fit) and ``d_n ~ N(0,
+    sigma_n / H_n)`` (uncertainty of each point). The standard error is the
+    standard deviation of the replicates, the interval their 2.5 and 97.5
+    percentiles.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    h = np.asarray(h, dtype=np.float64)
+    lo, hi = int(window[0]), int(window[1])
+    sel = (n >= lo) & (n <= hi) & np.isfinite(h)
+    x, y = n[sel], h[sel]
+    if np.any(x < 1):
+        raise UserError("the gamma window must start at n >= 1 (log n)")
+    need = 4 if offset else 2
+    if x.size < need:
+        raise UserError(
+            f"gamma fit over n = {lo}..{hi} has {x.size} usable points; it needs {need}"
+        )
+    if np.any(y <= 0):
+        raise UserError(f"gamma fit needs positive entropies; n = {lo}..{hi} has H_n <= 0")
+    s = np.zeros_like(y) if sigma is None else np.nan_to_num(np.asarray(sigma, float)[sel])
+    rng = np.random.default_rng(seed)
+    k = x.size
+    if not offset:
+        g, a = _power_fit(x, y)
+        fitted = a - g * np.log(x)
+        res = np.log(y) - fitted
+        p = 2
+    else:
+        g, amp, hinf, res = _offset_fit(x, y)
+        fitted = np.log(y) + res
+        res = -res
+        p = 3
+    scale = math.sqrt(k / (k - p)) if k > p else 0.0
+    draws = rng.integers(0, k, size=(n_boot, k))
+    ystar = fitted[None, :] + scale * (res - res.mean())[draws]
+    ystar = ystar + rng.standard_normal((n_boot, k)) * (s / y)[None, :]
+    if not offset:
+        gb, _ = _power_fit(x, np.exp(ystar))
+        hb = None
+        method = "log-log least squares of H_n = A n^-gamma"
+        h_inf = None
+        amp = float(math.exp(a))
+    else:
+        refits = [_offset_fit(x, np.exp(row), start=(g, hinf)) for row in ystar]
+        gb = np.array([r[0] for r in refits])
+        hb = np.array([r[2] for r in refits])
+        method = "least squares of log H_n = log(H_inf + A n^-gamma)"
+        h_inf = hinf
+    q = np.percentile(gb, [2.5, 97.5])
+    fit = GammaFit(
+        value=float(g),
+        stderr=float(np.std(gb, ddof=1)),
+        ci95=(float(q[0]), float(q[1])),
+        window=(lo, hi),
+        n_points=k,
+        amplitude=float(amp),
+        method=method,
+        n_boot=int(n_boot),
+        residual_rms=float(np.sqrt(np.mean(res**2))),
+    )
+    if hb is not None:
+        qh = np.percentile(hb, [2.5, 97.5])
+        fit.h_inf = float(h_inf)
+        fit.h_inf_stderr = float(np.std(hb, ddof=1))
+        fit.h_inf_ci95 = (float(qh[0]), float(qh[1]))
+    return fit
+
+
+# --------------------------------------------------------------------------------------
+# external per-position losses
+# --------------------------------------------------------------------------------------
+def _losses_from_list(values: Any, where: str) -> dict[int, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 2:  # one row per run: each is an upper bound, keep the lowest
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore", RuntimeWarning)
+            arr = np.nanmin(arr, axis=0)
+    if arr.ndim != 1:
+        raise UserError(f"{where}: per_position_loss must be a list or a list of lists")
+    return {i: float(v) for i, v in enumerate(arr) if np.isfinite(v)}
+
+
+def _losses_from_json(obj: Any, where: str) -> dict[int, float]:
+    if isinstance(obj, list):
+        return _losses_from_list(obj, where)
+    if not isinstance(obj, dict):
+        raise UserError(f"{where}: expected a JSON object or list")
+    if "per_position_loss" in obj:
+        return _losses_from_list(obj["per_position_loss"], where)
+    if "runs" in obj and isinstance(obj["runs"], list):
+        rows = [
+            r["per_position_loss"]
+            for r in obj["runs"]
+            if isinstance(r, dict) and r.get("per_position_loss") is not None
+        ]
+        if not rows:
+            raise UserError(f"{where}: no run has a per_position_loss list")
+        width = max(len(r) for r in rows)
+        mat = np.full((len(rows), width), np.nan)
+        for i, r in enumerate(rows):  # runs, not tokens
+            mat[i, : len(r)] = np.asarray(r, dtype=np.float64)
+        return _losses_from_list(mat, where)
+    if "n" in obj and "loss" in obj:
+        return {int(k): float(v) for k, v in zip(obj["n"], obj["loss"], strict=True)}
+    try:
+        return {int(k): float(v) for k, v in obj.items()}
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{where}: expected per_position_loss, runs, {{n: [..], loss: [..]}} or {{n: loss}}"
+        ) from None
+
+
+def load_external_losses(path: str | os.PathLike[str]) -> dict[int, float]:
+    """Read per-position losses of a trained model as upper bounds on H_n (nats).
+
+    Accepted files:
+
+    * JSON with ``per_position_loss``: a list whose entry ``n`` is the held-out
+      loss at the position that sees ``n`` tokens of context, or a matrix (one
+      row per model), of which the column-wise minimum is kept;
+    * a sweep JSON with ``runs``, each holding ``per_position_loss`` (minimum over runs);
+    * JSON ``{"n": [..], "loss": [..]}`` or ``{"<n>": loss, ..}``;
+    * CSV with a header and columns ``n`` and ``loss`` (or the first two columns).
+
+    Returns
+    -------
+    dict
+        ``{n: loss}`` for every finite entry.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"external entropy file not found: {p}")
+    if p.suffix.lower() == ".csv":
+        with open(p, newline="") as f:
+            rows = list(csv.reader(f))
+        if len(rows) < 2:
+            raise UserError(f"{p}: a CSV needs a header and at least one row")
+        head = [h.strip().lower() for h in rows[0]]
+        i_n = head.index("n") if "n" in head else 0
+        i_l = head.index("loss") if "loss" in head else 1
+        try:
+            out = {int(float(r[i_n])): float(r[i_l]) for r in rows[1:] if r}
+        except (ValueError, IndexError):
+            raise UserError(f"{p}: columns n and loss must be numbers") from None
+    else:
+        try:
+            obj = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{p}: not valid JSON ({e})") from None
+        out = _losses_from_json(obj, str(p))
+    out = {n: v for n, v in out.items() if math.isfinite(v)}
+    if not out:
+        raise UserError(f"{p}: no finite losses")
+    if min(out) < 0 or min(out.values()) < 0:
+        raise UserError(f"{p}: context lengths and losses must be non-negative")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------
+@dataclass
+class EntropyResult:
+    """Conditional entropies H_n for n = 0 .. max_n (nats), bounds and reliability.
+
+    The arrays are indexed by context length ``n``. ``to_dict`` gives the
+    entropy.json document; ``save`` writes it with a figure.
+    """
+
+    n: np.ndarray
+    plugin: np.ndarray
+    miller_madow: np.ndarray
+    grassberger: np.ndarray
+    estimate: np.ndarray
+    estimator: str
+    upper: np.ndarray
+    upper_stderr: np.ndarray
+    upper_ngram: np.ndarray
+    ngram_loss: np.ndarray
+    upper_external: np.ndarray
+    lower: np.ndarray
+    coverage: np.ndarray
+    coverage_k: int
+    converged: np.ndarray
+    agree: np.ndarray
+    reliable: np.ndarray
+    reliability_tol: float
+    prefix_tokens: list[int]
+    prefix_estimates: np.ndarray
+    discount: np.ndarray
+    distinct_ngrams: np.ndarray
+    gamma: GammaFit
+    gamma_offset: GammaFit | None
+    train_tokens: int
+    heldout_targets: int
+    corpus: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = float("nan")
+
+    @property
+    def max_n(self) -> int:
+        return int(self.n[-1])
+
+    @property
+    def reliable_window(self) -> tuple[int, int] | None:
+        """The contiguous reliable run of context lengths starting at n >= 1."""
+        return _reliable_window(self.reliable)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entropy.json document (nats)."""
+        return {
+            "n": self.n.tolist(),
+            "plugin": self.plugin,
+            "estimate": self.estimate,
+            "estimator": self.estimator,
+            "upper": self.upper,
+            "lower": self.lower,
+            "coverage": self.coverage,
+            "reliable": [bool(b) for b in self.reliable],
+            "gamma": self.gamma.to_dict(),
+            "warnings": list(self.warnings),
+            "method": (
+                f"{self.estimator} estimate from suffix-array n-gram counts; lower = plug-in; "
+                "upper = held-out cross-entropy of interpolated absolute discounting"
+                + (" or of the external model, whichever is lower" if self._has_external else "")
+            ),
+            "units": "nats",
+            "miller_madow": self.miller_madow,
+            "grassberger": self.grassberger,
+            "upper_stderr": self.upper_stderr,
+            "upper_ngram": self.upper_ngram,
+            "ngram_heldout_loss": self.ngram_loss,
+            "upper_external": self.upper_external if self._has_external else None,
+            "coverage_k": self.coverage_k,
+            "converged": [bool(b) for b in self.converged],
+            "bounds_agree": [bool(b) for b in self.agree],
+            "reliability_rule": {
+                "tol": self.reliability_tol,
+                "rule": (
+                    "reliable[n] = (upper - lower <= tol * upper) and "
+                    "(|estimate(P) - estimate(P/2)| <= tol * estimate(P))"
+                ),
+                "reliable_window": list(self.reliable_window) if self.reliable_window else None,
+            },
+            "prefix_estimates": {
+                "tokens": self.prefix_tokens,
+                "estimate": self.prefix_estimates,
+            },
+            "kn_discount": self.discount,
+            "distinct_ngrams": self.distinct_ngrams,
+            "gamma_offset": self.gamma_offset.to_dict() if self.gamma_offset else None,
+            "train_tokens": self.train_tokens,
+            "heldout_targets": self.heldout_targets,
+            "corpus": self.corpus,
+            "seconds": self.seconds,
+        }
+
+    @property
+    def _has_external(self) -> bool:
+        return bool(np.isfinite(self.upper_external).any())
+
+    def save(self, out_dir: str | os.PathLike[str]) -> Path:
+        """Write ``entropy.json`` and ``entropy.png`` into ``out_dir`` (atomically)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = write_json(out / "entropy.json", self.to_dict())
+        self.plot(out / "entropy.png")
+        return path
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Figure: H_n with its bounds and the gamma fit; coverage and bound gap."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        n = self.n
+        pos = n >= 1
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        ax.fill_between(
+            n[pos], self.lower[pos], self.upper[pos], color="0.85", label="between bounds"
+        )
+        ax.plot(n[pos], self.lower[pos], "-", color="tab:blue", lw=1, label="lower (plug-in)")
+        ax.plot(
+            n[pos],
+            self.upper_ngram[pos],
+            "-",
+            color="tab:red",
+            lw=1,
+            label="upper (held-out n-gram model)",
+        )
+        if self._has_external:
+            ax.plot(
+                n[pos],
+                self.upper_external[pos],
+                "-",
+                color="tab:purple",
+                lw=1,
+                label="upper (external model)",
+            )
+        ax.plot(
+            n[pos],
+            self.estimate[pos],
+            "o-",
+            ms=3,
+            color="k",
+            lw=1,
+            label=f"estimate ({self.estimator})",
+        )
+        rel = pos & self.reliable
+        ax.plot(
+            n[rel], self.estimate[rel], "o", ms=7, mfc="none", color="tab:green", label="reliable"
+        )
+        g = self.gamma
+        if np.isfinite(g.value):
+            xs = np.linspace(g.window[0], g.window[1], 50)
+            ax.plot(
+                xs,
+                g.amplitude * xs ** (-g.value),
+                "--",
+                color="tab:orange",
+                label=f"gamma = {g.value:.3f} ± {g.stderr:.3f} (n {g.window[0]}..{g.window[1]})",  # noqa: E501
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("context length n (tokens)")
+        ax.set_ylabel("H_n (nats)")
+        ax.set_title(
+            f"{self.corpus.get('source', '')}: {self.train_tokens:,} training tokens, "
+            f"H_0 = {self.estimate[0]:.3f}",
+            fontsize=9,
+        )
+        ax.legend(fontsize=7)
+        gap = (self.upper - self.lower) / self.upper
+        ax2.plot(
+            n, self.coverage, "o-", ms=3, label=f"coverage (context seen >= {self.coverage_k}x)"
+        )
+        ax2.plot(n, gap, "s-", ms=3, label="(upper - lower) / upper")
+        ax2.axhline(self.reliability_tol, color="0.5", ls=":", label="tolerance")
+        ax2.set_xlabel("context length n (tokens)")
+        ax2.set_ylim(-0.05, 1.05)
+        ax2.legend(fontsize=7)
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
+        plt.close(fig)
+        return Path(path)
+
+    def summary(self) -> str:
+        """A few lines for the terminal (Rich markup)."""
+        lines = [
+            f"[bold]conditional entropy[/bold] of {self.corpus.get('source', 'corpus')}: "
+            f"{self.train_tokens:,} training tokens, {self.heldout_targets:,} held-out targets "
+            f"(nats; estimator {self.estimator})",
+            "     n   lower  estimate   upper  coverage  reliable",
+        ]
+        show = sorted({0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, self.max_n})
+        for i in [k for k in show if k <= self.max_n]:
+            lines.append(
+                f"  {i:4d}  {self.lower[i]:6.3f}  {self.estimate[i]:8.3f}  {self.upper[i]:6.3f}"
+                f"  {self.coverage[i]:8.3f}  {'yes' if self.reliable[i] else 'no'}"
+            )
+        w = self.reliable_window
+        lines.append(f"reliable window: {'none' if w is None else f'n = {w[0]}..{w[1]}'}")
+        g = self.gamma
+        if np.isfinite(g.value):
+            lines.append(
+                f"[bold]gamma[/bold] = {g.value:.3f} ± {g.stderr:.3f} "
+                f"(95% CI {g.ci95[0]:.3f}..{g.ci95[1]:.3f}, n = {g.window[0]}..{g.window[1]})"
+            )
+        else:
+            lines.append(f"gamma: {g.method}")
+        if self.gamma_offset is not None and np.isfinite(self.gamma_offset.value):
+            go = self.gamma_offset
+            lines.append(
+                f"gamma (H_inf fitted) = {go.value:.3f} ± {go.stderr:.3f}, "
+                f"H_inf = {go.h_inf:.3f} ± {go.h_inf_stderr:.3f}"
+            )
+        lines += [f"[yellow]warning:[/yellow] {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _reliable_window(reliable: np.ndarray) -> tuple[int, int] | None:
+    r = np.asarray(reliable, dtype=bool)
+    idx = np.flatnonzero(r[1:]) + 1
+    if idx.size == 0:
+        return None
+    lo = int(idx[0])
+    hi = lo
+    while hi + 1 < r.size and r[hi + 1]:  # over context lengths, not tokens
+        hi += 1
+    return lo, hi
+
+
+# --------------------------------------------------------------------------------------
+# the engine
+# --------------------------------------------------------------------------------------
+def _subsample_documents(corpus, max_tokens: int, seed: int) -> tuple[np.ndarray, str]:
+    """Random documents of the training split, in corpus order, up to ``max_tokens``."""
+    split = corpus.split_index
+    offs = np.asarray(corpus.doc_offsets, dtype=np.int64)
+    offs = offs[offs < split]
+    if offs.size <= 1:  # one document: cut it into pseudo-documents
+        offs = np.arange(0, split, _BLOCK, dtype=np.int64)
+    ends = np.append(offs[1:], split)
+    lengths = ends - offs
+    order = np.random.default_rng(seed).permutation(offs.size)
+    keep_sorted = order[np.cumsum(lengths[order]) <= max_tokens]
+    keep = np.zeros(offs.size, dtype=bool)
+    keep[keep_sorted] = True
+    mask = np.repeat(keep, lengths)
+    train = np.asarray(corpus.train)[mask]
+    msg = (
+        f"training split of {split:,} tokens exceeds max_tokens = {max_tokens:,}: "
+        f"used {int(keep.sum()):,} of {offs.size:,} documents ({train.size:,} tokens), "
+        f"drawn at random with seed {seed}"
+    )
+    return train, msg
+
+
+def entropy(
+    corpus: Any,
+    max_n: int = 32,
+    *,
+    estimator: str = "auto",
+    reliability_tol: float = 0.05,
+    coverage_k: int = 10,
+    gamma_window: tuple[int, int] | str | None = None,
+    fit_offset: bool = False,
+    entropy_from: str | os.PathLike[str] | dict[int, float] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: bool = True,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> EntropyResult:
+    """Estimate H_n = H(x_{n+1} | x_1..x_n) for n = 0..max_n, with bounds and reliability.
+
+    Parameters
+    ----------
+    corpus : TokenCorpus, 1-D integer array, path or None
+        The corpus; its training split gives the counts and its held-out split
+        the upper bound (an array is split like a one-document corpus: the
+        last 1% is held out). A path or None goes through ``corpus.resolve``.
+    max_n : int
+        Longest context length (tokens).
+    estimator : {"auto", "grassberger", "miller-madow", "plugin"}
+        Which count-based estimate becomes ``estimate`` ("auto": grassberger).
+    reliability_tol : float
+        Relative tolerance of the reliability rule (module docstring).
+    coverage_k : int
+        A held-out context is covered when seen at least ``k`` times in training.
+    gamma_window : (lo, hi) or "lo,hi", optional
+        Fit window; by default the reliable window.
+    fit_offset : bool
+        Also fit ``H_n - H_inf ~ n^-gamma`` with ``H_inf`` free.
+    entropy_from : path or dict, optional
+        Per-position losses of a trained model (:func:`load_external_losses`),
+        used as upper bounds.
+    n_boot, seed : int
+        Bootstrap replicates for gamma and the random seed (also for subsampling).
+    progress : bool
+        Show progress bars.
+    max_tokens : int
+        Larger training splits are subsampled by documents (with a warning).
+
+    Returns
+    -------
+    EntropyResult
+    """
+    import time
+
+    from .. import corpus as _corpus
+    from ._ngram import count_sweep
+
+    t0 = time.perf_counter()
+    if isinstance(corpus, np.ndarray | list | tuple):
+        corpus = _corpus.TokenCorpus.from_array(np.asarray(corpus))
+    elif not isinstance(corpus, _corpus.TokenCorpus):
+        corpus = _corpus.resolve(corpus)
+    est_name = "grassberger" if estimator == "auto" else str(estimator).lower()
+    if est_name == "nsb":
+        raise UserError(
+            "the NSB estimator is not available: no maintained implementation installs here "
+            f"(choose one of {', '.join(ESTIMATORS)})"
+        )
+    if est_name not in ESTIMATORS:
+        raise UserError(f"unknown estimator {estimator!r}; choose auto or {', '.join(ESTIMATORS)}")
+    max_n = int(max_n)
+    if max_n < 1:
+        raise UserError(f"max_n must be at least 1, got {max_n}")
+    if not 0 < reliability_tol < 1:
+        raise UserError(f"reliability_tol must be in (0, 1), got {reliability_tol}")
+    if coverage_k < 1:
+        raise UserError(f"coverage_k must be at least 1, got {coverage_k}")
+    window = parse_window(gamma_window)
+    external = None
+    if entropy_from is not None:
+        external = (
+            entropy_from if isinstance(entropy_from, dict) else load_external_losses(entropy_from)
+        )
+
+    warnings: list[str] = []
+    heldout = np.asarray(corpus.heldout)
+    if corpus.split_index > max_tokens:
+        train, msg = _subsample_documents(corpus, int(max_tokens), seed)
+        warnings.append(msg)
+        info(f"[yellow]warning:[/yellow] {msg}")
+    else:
+        train = corpus.train
+    n_train = int(len(train))
+    if n_train < 4 * (max_n + 2):
+        raise UserError(f"training split has {n_train} tokens, too few for max_n = {max_n}")
+    if heldout.size <= max_n:
+        raise UserError(
+            f"held-out split has {heldout.size} tokens; it needs more than max_n = {max_n} "
+            "(lower --max-n or use a larger corpus)"
+        )
+    if heldout.size - max_n < 1000:
+        warnings.append(f"only {heldout.size - max_n} held-out targets: the upper bound is noisy")
+
+    prog = make_progress(transient=True) if progress else None
+    with prog if prog is not None else contextlib.nullcontext():
+        stage = prog.add_task("suffix array", total=None) if prog else None
+        levels = prog.add_task("n-gram levels", total=max_n + 1, visible=False) if prog else None
+
+        def on_stage(name: str) -> None:
+            if prog is None:
+                return
+            if name == "n-gram levels":
+                prog.update(stage, visible=False)
+                prog.update(levels, visible=True)
+            else:
+                prog.update(stage, description=name)
+
+        def on_level(m: int) -> None:
+            if prog is not None:
+                prog.update(levels, completed=m)
+
+        sweep = count_sweep(
+            train,
+            heldout,
+            max_n,
+            corpus.vocab_size,
+            views=(n_train // 4, n_train // 2),
+            coverage_k=int(coverage_k),
+            on_level=on_level,
+            on_stage=on_stage,
+        )
+
+    n = np.arange(max_n + 1)
+    by_name = {
+        "plugin": sweep.plugin,
+        "miller-madow": sweep.miller_madow,
+        "grassberger": sweep.grassberger,
+    }
+    rows = by_name[est_name]
+    estimate = rows[-1].copy()
+    lower = sweep.plugin[-1].copy()
+    # H_n never increases with n, so the loss of a model that uses only n' <= n tokens
+    # of context bounds H_n too: keep the running minimum over context lengths.
+    best = np.fmin.accumulate(np.where(np.isfinite(sweep.upper), sweep.upper, np.inf))
+    arg = np.maximum.accumulate(np.where(sweep.upper <= best, np.arange(max_n + 1), 0))
+    upper_ngram = np.where(np.isfinite(best), best, np.nan)
+    ngram_stderr = sweep.upper_stderr[arg]
+    upper_external = np.full(max_n + 1, np.nan)
+    if external:
+        for k, v in external.items():
+            if 0 <= k <= max_n:
+                upper_external[k] = v
+        if not np.isfinite(upper_external).any():
+            warnings.append(f"external losses cover no context length in 0..{max_n}")
+    upper = np.fmin(upper_ngram, upper_external)
+    from_ext = np.isfinite(upper_external) & (upper_external < upper_ngram)
+    upper_stderr = np.where(from_ext, np.nan, ngram_stderr)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agree = (upper - lower) <= reliability_tol * upper
+        half = rows[-2] if rows.shape[0] >= 2 else np.full_like(estimate, np.nan)
+        converged = np.abs(estimate - half) <= reliability_tol * np.abs(estimate)
+    reliable = agree & converged & np.isfinite(estimate) & np.isfinite(upper)
+
+    # uncertainty of each point for the gamma bootstrap: the bound gap and noise of upper
+    band = np.clip(upper - lower, 0.0, None) / 2
+    sigma = np.sqrt(band**2 + np.nan_to_num(upper_stderr) ** 2)
+    auto_window = _reliable_window(reliable)
+    fit_win = window or auto_window
+    gamma_offset = None
+    if fit_win is None:
+        gamma = GammaFit.missing("no reliable context length n >= 1 (pass gamma_window)")
+        warnings.append("no reliable window with n >= 1: gamma not fitted")
+    elif fit_win[1] > max_n:
+        raise UserError(f"gamma window {fit_win} reaches beyond max_n = {max_n}")
+    else:
+        npts = fit_win[1] - fit_win[0] + 1
+        if npts < 2:
+            gamma = GammaFit.missing(f"reliable window n = {fit_win[0]} has one point", fit_win)
+            warnings.append(
+                f"reliable window is the single context length n = {fit_win[0]}: "
+                "gamma not fitted (pass gamma_window)"
+            )
+        else:
+            if npts < 4:
+                warnings.append(f"gamma fitted on only {npts} context lengths")
+            if window is not None and not reliable[fit_win[0] : fit_win[1] + 1].all():
+                warnings.append(
+                    f"gamma window n = {fit_win[0]}..{fit_win[1]} includes unreliable points"
+                )
+            gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
+            if fit_offset:
+                if npts >= 4:
+                    gamma_offset = fit_gamma(
+                        n, estimate, sigma, window=fit_win, offset=True, n_boot=n_boot, seed=seed
+                    )
+                else:
+                    warnings.append("fit_offset needs 4 or more context lengths: skipped")
+
+    return EntropyResult(
+        n=n,
+        plugin=sweep.plugin[-1],
+        miller_madow=sweep.miller_madow[-1],
+        grassberger=sweep.grassberger[-1],
+        estimate=estimate,
+        estimator=est_name,
+        upper=upper,
+        upper_stderr=upper_stderr,
+        upper_ngram=upper_ngram,
+        ngram_loss=sweep.upper,
+        upper_external=upper_external,
+        lower=lower,
+        coverage=sweep.coverage,
+        coverage_k=int(coverage_k),
+        converged=converged,
+        agree=agree,
+        reliable=reliable,
+        reliability_tol=float(reliability_tol),
+        prefix_tokens=list(sweep.views),
+        prefix_estimates=rows,
+        discount=sweep.discount,
+        distinct_ngrams=sweep.distinct,
+        gamma=gamma,
+        gamma_offset=gamma_offset,
+        train_tokens=n_train,
+        heldout_targets=sweep.n_targets,
+        corpus=corpus.describe(),
+        warnings=warnings,
+        seconds=time.perf_counter() - t0,
+    )
