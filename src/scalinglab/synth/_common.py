@@ -1,0 +1,208 @@
+"""Helpers shared by the synthetic generators: random streams, entropies, parallel
+walkers and writing a generated token array as a TokenCorpus with its truth."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._io import to_json_text
+from ..errors import UserError
+
+#: Number of random draws (walkers x steps) prepared at once by :func:`run_walkers`.
+_BLOCK = 1 << 20
+
+Progress = Callable[[int], None] | None
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy Generator (PCG64) from an integer seed, or the Generator itself."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (not isinstance(seed, int | np.integer) or seed < 0):
+        raise UserError(f"seed must be a non-negative integer, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """Validate an integer parameter and return it as ``int`` (UserError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise UserError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if v < minimum:
+        raise UserError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise UserError(f"{name} must be <= {maximum}, got {v}")
+    return v
+
+
+def check_float(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Validate a finite float parameter inside ``[low, high]`` (open ends on request)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v):
+        raise UserError(f"{name} must be finite, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise UserError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise UserError(f"{name} must be {'<' if high_open else '<='} {high}, got {v}")
+    return v
+
+
+def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Shannon entropy ``-sum p ln p`` in nats along ``axis`` (``0 ln 0 = 0``)."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    return -t.sum(axis=axis)
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 for vocabularies up to 65536 symbols, else uint32."""
+    return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.uint32)
+
+
+def segment_layout(num_tokens: int, segment_length: int) -> tuple[int, np.ndarray]:
+    """Cut ``num_tokens`` into segments of ``segment_length`` (the last one shorter).
+
+    Returns the number of segments and their int64 start offsets.
+    """
+    num_tokens = check_int("num_tokens", num_tokens)
+    segment_length = check_int("segment_length", segment_length)
+    n_seg = -(-num_tokens // segment_length)
+    return n_seg, np.arange(n_seg, dtype=np.int64) * segment_length
+
+
+def within_segment_fraction(lags: np.ndarray, num_tokens: int, offsets: np.ndarray) -> np.ndarray:
+    """Fraction of the ``N - n`` pairs at lag ``n`` whose members share a segment.
+
+    Pairs that straddle two independent segments carry no correlation, so the
+    correlation measured on the concatenated stream is ``C(n)`` times this factor.
+    """
+    lengths = np.diff(np.append(offsets, num_tokens))
+    lags = np.asarray(lags, dtype=np.int64)
+    within = np.clip(lengths[None, :] - lags[:, None], 0, None).sum(axis=1)
+    return within / np.maximum(num_tokens - lags, 1)
+
+
+def run_walkers(
+    init: np.ndarray,
+    num_steps: int,
+    step: Callable[..., tuple[np.ndarray, np.ndarray]],
+    rng: np.random.Generator,
+    dtype: np.dtype,
+    progress: Progress = None,
+    prepare: Callable[[np.ndarray], tuple[np.ndarray, ...]] | None = None,
+) -> np.ndarray:
+    """Advance ``B`` independent walkers ``num_steps`` times, all of them at once.
+
+    A Markov chain is sequential in time, so the vectorisation runs across
+    walkers: every step is a handful of NumPy operations on arrays of length B.
+    Random bits are drawn in blocks of about 2^20 (steps x walkers) and the
+    time-major block of emitted tokens is transposed into segment-major order.
+
+    Parameters
+    ----------
+    init : (B,) array
+        The walkers' starting states.
+    step : callable
+        ``step(state, *draws) -> (token, new_state)``; ``draws`` are the rows for
+        this step of the arrays returned by ``prepare(bits)`` (by default the
+        (B,) uint64 array of fresh random bits itself).
+    prepare : callable, optional
+        Turns a (steps, B) block of random bits into per-step arrays, so that the
+        work that does not depend on the state is done once per block.
+
+    Returns
+    -------
+    (B, num_steps) array of emitted tokens, row b being walker b's path.
+    """
+    state = np.asarray(init)
+    n_walk = state.shape[0]
+    out = np.empty((n_walk, num_steps), dtype=dtype)
+    chunk = max(1, min(num_steps, _BLOCK // max(n_walk, 1)))
+    t0 = 0
+    while t0 < num_steps:
+        t1 = min(num_steps, t0 + chunk)
+        bits = rng.bit_generator.random_raw((t1 - t0, n_walk))
+        draws = prepare(bits) if prepare is not None else (bits,)
+        block = np.empty((t1 - t0, n_walk), dtype=dtype)
+        for t in range(t1 - t0):
+            tok, state = step(state, *[d[t] for d in draws])
+            block[t] = tok
+        out[:, t0:t1] = block.T
+        if progress is not None:
+            progress((t1 - t0) * n_walk)
+        t0 = t1
+    return out
+
+
+def uniform_from_bits(bits: np.ndarray) -> np.ndarray:
+    """Uniform doubles in [0, 1) from the top 53 of 64 random bits."""
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    """An array serialised in ``.npy`` format (for corpus side files)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_synthetic(
+    out: str | os.PathLike[str],
+    tokens: np.ndarray,
+    vocab_size: int,
+    *,
+    kind: str,
+    name: str,
+    params: dict[str, Any],
+    seed: int | None,
+    truth: dict[str, Any] | None,
+    doc_offsets: np.ndarray | None = None,
+    eod_token: int | None = None,
+    train_tokens: int | None = None,
+    side_files: dict[str, bytes | str] | None = None,
+):
+    """Write a generated token array as a TokenCorpus with ``truth.json`` beside it.
+
+    ``meta.json`` records ``generator = {kind, params, seed}``; ``train_tokens``
+    (when given) places the held-out split right after the training part so that
+    ``corpus.train`` and ``corpus.heldout`` are the generator's disjoint sets.
+    """
+    from ..corpus import write_corpus
+
+    extra: dict[str, Any] = {"generator": {"kind": kind, "params": params, "seed": seed}}
+    n = int(np.asarray(tokens).size)
+    if train_tokens is not None:
+        extra["split"] = {
+            "heldout_start": int(train_tokens),
+            "heldout_tokens": int(n - train_tokens),
+            "rule": "generator's train/test split",
+        }
+    files = dict(side_files or {})
+    if truth is not None:
+        files["truth.json"] = to_json_text(truth)
+    return write_corpus(
+        out,
+        tokens,
+        vocab_size,
+        doc_offsets=doc_offsets,
+        tokenizer={"spec": "synthetic", "eod_token": eod_token},
+        source={"kind": "synthetic", "name": name},
+        extra=extra,
+        side_files=files,
+    )
