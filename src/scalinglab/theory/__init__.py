@@ -1,1 +1,17 @@
-"""scalinglab.theory"""
+"""Theory: alpha_D = gamma / (2 beta), the horizon n*(P) and the predicted learning curve."""
+
+from .law import alpha_from, entropy_at, horizon, local_exponent, noise_floor_at, tokens_for_horizon
+from .predict import Prediction, load_measured, predict, predict_from_stats
+
+__all__ = [
+    "Prediction",
+    "alpha_from",
+    "entropy_at",
+    "horizon",
+    "load_measured",
+    "local_exponent",
+    "noise_floor_at",
+    "predict",
+    "predict_from_stats",
+    "tokens_for_horizon",
+]

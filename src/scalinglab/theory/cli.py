@@ -1,9 +1,143 @@
-"""Command-line verbs of scalinglab.theory (filled in by the theory subpackage)."""
+"""The ``predict`` verb: the main job of scalinglab."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def parse_lags(text: str | None) -> list[int] | None:
+    """``"1,2,4"`` or ``"1:64"`` (a range) into a list of positive integer lags."""
+    from ..errors import UserError
+
+    if text is None:
+        return None
+    lags: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if ":" in part:
+                a, b = (int(x) for x in part.split(":"))
+                lags.extend(range(a, b + 1))
+            elif part:
+                lags.append(int(part))
+    except ValueError:
+        raise UserError(f"bad --lags {text!r}: use e.g. 1,2,4,8 or 1:64") from None
+    if not lags or min(lags) < 1:
+        raise UserError(f"bad --lags {text!r}: lags must be positive integers")
+    return sorted(set(lags))
+
+
+def parse_window(text: str | None, name: str) -> tuple[int, int] | None:
+    """``"lo,hi"`` into an inclusive window."""
+    from ..errors import UserError
+
+    if text is None:
+        return None
+    try:
+        lo, hi = (int(x) for x in text.replace(":", ",").split(","))
+    except ValueError:
+        raise UserError(f"bad {name} {text!r}: use lo,hi (e.g. 1,64)") from None
+    if not 0 <= lo < hi:
+        raise UserError(f"bad {name} {text!r}: need 0 <= lo < hi")
+    return lo, hi
+
+
 def register(app: typer.Typer) -> None:
-    """Add this subpackage's verbs to the scalinglab app."""
+    """Add ``scalinglab predict``."""
+
+    @app.command("predict")
+    def predict_cmd(
+        corpus: Annotated[
+            str | None,
+            typer.Argument(help="A corpus directory or raw source (default: python-stdlib)."),
+        ] = None,
+        tokenizer: Annotated[
+            str | None, typer.Option(help="Tokenizer for a raw source (default bpe:8192).")
+        ] = None,
+        context: Annotated[
+            int | None, typer.Option("--context", "-T", help="Model context length T to check.")
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
+            "results/predict"
+        ),
+        lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1:64.")] = None,
+        max_n: Annotated[int | None, typer.Option(help="Largest context length for H_n.")] = None,
+        beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
+        gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
+        entropy_from: Annotated[
+            Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
+        ] = None,
+        target_loss: Annotated[
+            float | None, typer.Option(help="Report the tokens needed to reach this loss.")
+        ] = None,
+        compare_measured: Annotated[
+            Path | None, typer.Option(help="A sweep.json whose measured curve to overlay.")
+        ] = None,
+        p_min: Annotated[float, typer.Option(help="Smallest P of the predicted curve.")] = 1e4,
+        p_max: Annotated[float, typer.Option(help="Largest P of the predicted curve.")] = 1e12,
+        boot: Annotated[int, typer.Option(help="Joint bootstrap replicates.")] = 1000,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    ) -> None:
+        """Predict the data-limited scaling law of a corpus from its statistics.
+
+        Measures token correlations ||C(n)|| ~ n^-beta and conditional entropies
+        H_n ~ n^-gamma, then predicts alpha_D = gamma / (2 beta), the horizon n*(P)
+        and the learning curve L(P). Writes prediction.json, correlations.json,
+        entropy.json and their figures to --out.
+
+        Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out ts
+        """
+        from .._progress import console
+        from .predict import predict
+
+        pred = predict(
+            corpus,
+            tokenizer=tokenizer,
+            context=context,
+            out=out,
+            lags=parse_lags(lags),
+            max_n=max_n,
+            beta_window=parse_window(beta_window, "--beta-window"),
+            gamma_window=parse_window(gamma_window, "--gamma-window"),
+            entropy_from=entropy_from,
+            target_loss=target_loss,
+            compare_measured=compare_measured,
+            p_min=p_min,
+            p_max=p_max,
+            n_boot=boot,
+            seed=seed,
+        )
+        c = pred.corpus
+        out_console = console.__class__()  # the summary goes to standard output
+        out_console.print(pred.summary_table())
+        out_console.print(
+            f"corpus: {c.get('source')} ({c.get('tokens'):,} tokens, vocabulary "
+            f"{c.get('vocab_size'):,}, {c.get('tokenizer')})",
+            highlight=False,
+        )
+        out_console.print(pred.sentence(), highlight=False)
+        if pred.target:
+            t = pred.target
+            if t.get("P") is not None:
+                out_console.print(
+                    f"reaching a loss of {t['loss']} nats takes about {t['P']:.3g} tokens "
+                    f"(95% interval {t['ci95'][0]:.3g}..{t['ci95'][1]:.3g})",
+                    highlight=False,
+                )
+        if pred.measured and pred.measured.get("alpha_D") is not None:
+            m = pred.measured
+            out_console.print(
+                f"measured alpha_D = {m['alpha_D']:.3f} (95% CI {m.get('alpha_D_ci95')}) against "
+                f"predicted {pred.alpha_D['value']:.3f} ± {pred.alpha_D['stderr']:.3f}",
+                highlight=False,
+            )
+        for w in pred.warnings:
+            out_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        out_console.print(
+            f"results in {out}/ (prediction.json, prediction.png, "
+            "correlations.json/png, entropy.json/png)",
+            highlight=False,
+        )
