@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, write_json
+from .._io import _jsonable, atomic_path, write_json
 from .._progress import info, make_progress
 from ..errors import UserError
 
@@ -105,6 +105,7 @@ class GammaFit:
     h_inf_ci95: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (NaN as None)."""
         d: dict[str, Any] = {
             "value": self.value,
             "stderr": self.stderr,
@@ -122,7 +123,7 @@ class GammaFit:
                 "stderr": self.h_inf_stderr,
                 "ci95": list(self.h_inf_ci95) if self.h_inf_ci95 else None,
             }
-        return d
+        return _jsonable(d)
 
     @classmethod
     def missing(cls, reason: str, window: tuple[int, int] = (0, 0)) -> GammaFit:
@@ -420,7 +421,10 @@ class EntropyResult:
         return _reliable_window(self.reliable)
 
     def to_dict(self) -> dict[str, Any]:
-        """The entropy.json document (nats)."""
+        """The entropy.json document (nats; plain lists, NaN as None)."""
+        return _jsonable(self._document())
+
+    def _document(self) -> dict[str, Any]:
         return {
             "n": self.n.tolist(),
             "plugin": self.plugin,
