@@ -6,14 +6,25 @@ statistics) and a ``generate_*`` function writing a TokenCorpus whose
 truth in ``DIR/truth.json``.
 """
 
-from . import markov
+from . import groups, markov, prng
+from .groups import Group, generate_group, group
 from .markov import MarkovChain, PowerLawSource, generate_markov, generate_powerlaw, random_chain
+from .prng import generate_lcg, generate_pcg, lcg, pcg
 
 __all__ = [
+    "Group",
     "MarkovChain",
     "PowerLawSource",
+    "generate_group",
+    "generate_lcg",
     "generate_markov",
+    "generate_pcg",
     "generate_powerlaw",
+    "group",
+    "groups",
+    "lcg",
     "markov",
+    "pcg",
+    "prng",
     "random_chain",
 ]
