@@ -1,0 +1,718 @@
+"""Fitting scaling laws: multi-start robust fits, bootstrap, profiles, extrapolation, ranking."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import write_json
+from ..errors import UserError
+from .data import FitData, prepare
+from .forms import Form, auto_forms, get_form
+from .optim import CONVERGED, LogResidualObjective, Loss, minimize_many, polish
+
+#: chi-square quantile with one degree of freedom at 0.95.
+CHI2_1_95 = 3.841458820694124
+
+
+@dataclass
+class Prediction:
+    """Predicted y at inputs ``x`` (k, m) with a bootstrap band at ``level``.
+
+    The band is the percentile interval of the fitted curve over bootstrap
+    resamples: it covers parameter uncertainty, not the scatter of new points.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    lo: np.ndarray | None
+    hi: np.ndarray | None
+    level: float
+
+    def to_dict(self) -> dict:
+        none = [None] * self.y.size
+        return {
+            "x": self.x.tolist(),
+            "y": self.y.tolist(),
+            "lo": self.lo.tolist() if self.lo is not None else none,
+            "hi": self.hi.tolist() if self.hi is not None else none,
+            "level": self.level,
+        }
+
+
+@dataclass
+class FitResult:
+    """A fitted scaling law.
+
+    ``params``, ``stderr`` and ``ci95`` are in natural units (A, not log A);
+    ``stderr`` and ``ci95`` come from the bootstrap (case resampling).
+    ``objective`` is the minimised ``sum_i rho(log y_i - log f(x_i))``.
+    ``train`` / ``extrapolation`` hold the RMSLE, sqrt(mean((log y - log f)^2)),
+    on the fitted and the held-out points with the input windows they cover.
+    """
+
+    form: Form
+    loss: Loss
+    params: dict[str, float]
+    stderr: dict[str, float | None]
+    ci95: dict[str, list[float] | None]
+    objective: float
+    data: FitData
+    train_mask: np.ndarray
+    train: dict
+    extrapolation: dict | None
+    starts: dict
+    bootstrap: dict
+    information: dict
+    boot_params: np.ndarray | None = field(default=None, repr=False)
+    profile: dict | None = None
+    ranking: list[dict] | None = None
+    alternatives: dict[str, FitResult] = field(default_factory=dict, repr=False)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_points(self) -> int:
+        return int(self.train_mask.sum())
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.array([self.params[n] for n in self.form.param_names])
+
+    def predict(self, x: Any, level: float = 0.95) -> Prediction:
+        """Predict y at ``x``: an array (m,), (m, k), a list of k arrays, or a column mapping.
+
+        Returns the best-fit curve and, when the fit was bootstrapped, the
+        ``level`` percentile band of the curve over resamples.
+        """
+        X = self._inputs(x)
+        y = np.atleast_1d(self.form.predict(self.values, X))
+        lo = hi = None
+        if self.boot_params is not None and len(self.boot_params) > 1:
+            curves = np.atleast_2d(self.form.predict(self.boot_params, X))
+            q = 50 * (1 - level)
+            with np.errstate(invalid="ignore"):
+                lo, hi = np.nanpercentile(curves, [q, 100 - q], axis=0)
+        return Prediction(X, y, lo, hi, level)
+
+    def _inputs(self, x: Any) -> np.ndarray:
+        k = len(self.data.x_names)
+        if isinstance(x, Mapping):
+            missing = [n for n in self.data.x_names if n not in x]
+            if missing:
+                raise UserError(f"predict needs column(s) {', '.join(missing)}")
+            X = np.vstack([np.asarray(x[n], dtype=float).ravel() for n in self.data.x_names])
+        elif isinstance(x, Sequence) and len(x) == k and k > 1 and np.ndim(x[0]) == 1:
+            X = np.vstack([np.asarray(c, dtype=float) for c in x])
+        else:
+            arr = np.asarray(x, dtype=float)
+            X = arr.reshape(1, -1) if k == 1 else np.atleast_2d(arr).T
+        if X.shape[0] != k:
+            raise UserError(f"the form takes {k} input column(s), got {X.shape[0]}")
+        return X
+
+    def to_dict(self) -> dict:
+        """The keys of ``fit.json``."""
+        d: dict[str, Any] = {
+            "form": self.form.name,
+            "formula": self.form.formula,
+            "x": dict(zip(self.form.inputs, self.data.x_names, strict=False)),
+            "y": self.data.y_name,
+            "params": self.params,
+            "stderr": self.stderr,
+            "ci95": self.ci95,
+            "objective": self.objective,
+            "loss": self.loss.to_dict(),
+            "n_points": self.n_points,
+            "n_params": self.form.n_params,
+            "train": self.train,
+        }
+        if self.extrapolation is not None:
+            d["extrapolation"] = self.extrapolation
+        d["information_criteria"] = self.information
+        d["starts"] = self.starts
+        d["bootstrap"] = self.bootstrap
+        if self.profile is not None:
+            d["profile"] = self.profile
+        if self.ranking is not None:
+            d["ranking"] = self.ranking
+        if self.data.dropped:
+            d["dropped"] = self.data.dropped
+        d["warnings"] = self.warnings
+        return d
+
+    def save(self, out_dir: str | os.PathLike[str], plot: bool = True) -> Path:
+        """Write ``out_dir/fit.json`` (and ``fit.png``); returns the JSON path."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = write_json(out / "fit.json", self.to_dict())
+        if plot:
+            from .plot import plot_fit
+
+            plot_fit(self, out / "fit.png")
+        return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rmsle(log_resid: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(log_resid**2))) if log_resid.size else float("nan")
+
+
+def _distinct(theta: np.ndarray, f: np.ndarray, k: int, tol: float = 1e-3) -> list[int]:
+    """Indices of up to k lowest-objective rows that differ from each other by > tol."""
+    order = np.argsort(np.where(np.isfinite(f), f, np.inf), kind="stable")
+    chosen: list[int] = []
+    for i in order[: max(200, 20 * k)]:
+        if not np.isfinite(f[i]):
+            break
+        scale = np.maximum(1.0, np.abs(theta[i]))
+        if all(np.max(np.abs(theta[i] - theta[j]) / scale) > tol for j in chosen):
+            chosen.append(int(i))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _user_starts(form: Form, starts: Any) -> np.ndarray:
+    if isinstance(starts, Mapping):
+        unknown = set(starts) - set(form.param_names)
+        if unknown:
+            raise UserError(f"start grid names unknown parameter(s): {', '.join(sorted(unknown))}")
+        missing = [n for n in form.param_names if n not in starts]
+        if missing:
+            raise UserError(f"start grid misses parameter(s): {', '.join(missing)}")
+        axes = [np.atleast_1d(np.asarray(starts[n], dtype=float)) for n in form.param_names]
+        values = np.array(list(itertools.product(*axes)))
+    else:
+        values = np.atleast_2d(np.asarray(starts, dtype=float))
+        if values.shape[1] != form.n_params:
+            raise UserError(f"starts need {form.n_params} columns ({', '.join(form.param_names)})")
+    return form.to_internal(values)
+
+
+def _summarise(samples: np.ndarray, names: list[str]):
+    ok = np.all(np.isfinite(samples), axis=1)
+    s = samples[ok]
+    if s.shape[0] < 2:
+        return {n: None for n in names}, {n: None for n in names}
+    se = s.std(axis=0, ddof=1)
+    lo, hi = np.percentile(s, [2.5, 97.5], axis=0)
+    return (
+        {n: float(v) for n, v in zip(names, se, strict=True)},
+        {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi, strict=True)},
+    )
+
+
+def _holdout_mask(fd: FitData, holdout_last: int | None, holdout_above: Any) -> np.ndarray:
+    """True for points to fit. See :func:`fit` for the meaning of the options."""
+    mask = np.ones(fd.n, dtype=bool)
+    if holdout_last is not None and holdout_above is not None:
+        raise UserError("give holdout_last or holdout_above, not both")
+    if holdout_last:
+        k = int(holdout_last)
+        if k < 0 or k >= fd.n:
+            raise UserError(f"cannot hold out {k} of {fd.n} points")
+        key = np.log(fd.X).sum(axis=0)  # x for one input, log(N D) ~ compute for two
+        order = np.lexsort((np.arange(fd.n), key))
+        mask[order[fd.n - k :]] = False
+    elif holdout_above is not None:
+        col, value = 0, holdout_above
+        if isinstance(holdout_above, str) and "=" in holdout_above:
+            name, _, value = holdout_above.rpartition("=")
+            col = _column_index(fd, name.strip())
+        elif isinstance(holdout_above, tuple):
+            name, value = holdout_above
+            col = _column_index(fd, str(name))
+        try:
+            threshold = float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"holdout_above needs a number, got {value!r}") from None
+        mask = fd.X[col] <= threshold
+        if mask.all():
+            raise UserError(f"no point has {fd.x_names[col]} above {threshold:g}")
+    return mask
+
+
+def _column_index(fd: FitData, name: str) -> int:
+    if name not in fd.x_names:
+        raise UserError(f"holdout column {name!r} is not one of the x columns {fd.x_names}")
+    return fd.x_names.index(name)
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+@dataclass
+class _Settings:
+    loss: Loss
+    n_boot: int
+    seed: int
+    profile: bool | Sequence[str]
+    starts: Any
+    n_jobs: int | None
+    maxiter: int
+    progress: Any
+
+
+def fit(
+    data: Any,
+    y: Any = None,
+    *,
+    x: str | Sequence[str] | None = None,
+    form: str | Form | Sequence[str | Form] = "auto",
+    loss: str | Loss = "huber",
+    delta: float = 1e-3,
+    holdout_last: int | None = None,
+    holdout_above: float | str | tuple[str, float] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    profile: bool | Sequence[str] = False,
+    starts: np.ndarray | Mapping[str, Sequence[float]] | None = None,
+    drop_highest: int = 0,
+    drop_invalid: bool = False,
+    n_jobs: int | None = None,
+    maxiter: int = 1000,
+    progress: bool = True,
+) -> FitResult:
+    """Fit a scaling law robustly and report uncertainties.
+
+    The recipe (Besiroglu et al. 2024, Epoch AI's Chinchilla replication):
+    parameters in log space where positive, prediction of ``log y`` by
+    log-sum-exp, objective ``sum_i rho(log y_i - log f(x_i))`` with the Huber
+    ``rho`` (``delta``) or least squares, L-BFGS from every point of a start
+    grid (all starts run together as one batched problem), the best distinct
+    optima polished with SciPy's L-BFGS-B. Uncertainty comes from a seeded
+    case-resampling bootstrap whose refits start from those optima.
+
+    Parameters
+    ----------
+    data, y, x
+        Either a table (path to a CSV / Parquet file, a mapping of columns, a
+        pyarrow Table or a DataFrame) with ``y`` and ``x`` naming columns (or
+        arithmetic expressions of columns), or arrays ``data`` = x of shape
+        (n,), (n, k) or a list of k arrays, and ``y`` of shape (n,).
+    form
+        A built-in form name, a :class:`Form`, ``"auto"`` (every built-in form
+        for this many inputs), or several forms (a list or comma-separated
+        names): all are fitted and ranked; the best is returned with
+        ``ranking`` and the others in ``alternatives``.
+    loss, delta
+        ``"huber"`` (default, delta 1e-3) or ``"least_squares"``.
+    holdout_last
+        Hold out the K points with the largest product of the inputs (the
+        largest x for one input; the largest N D, i.e. compute, for two).
+    holdout_above
+        Hold out the points whose first input exceeds this value, or
+        ``"COLUMN=VALUE"`` / ``(column, value)`` for another input column.
+    n_boot, seed
+        Bootstrap resamples (0 to skip) and their seed.
+    profile
+        ``True`` profiles every exponent, or a list of parameter names:
+        profile-likelihood 95% intervals from the robust likelihood-ratio test.
+    starts
+        Override the start grid: natural values ``(G, p)`` or ``{param: values}``.
+    drop_highest
+        Remove the points with the largest y first (the recipe drops 5).
+    drop_invalid
+        Drop rows with NaN, inf or non-positive values instead of failing.
+    n_jobs
+        Worker processes (default: all cores this process may use).
+
+    Returns
+    -------
+    FitResult
+
+    Examples
+    --------
+    >>> import scalinglab as sl                                        # doctest: +SKIP
+    >>> r = sl.fit.fit("chinchilla.csv", "loss", x=["Model Size",
+    ...                "Training FLOP / (6 * Model Size)"], form="chinchilla",
+    ...                drop_highest=5)                                 # doctest: +SKIP
+    >>> r.params["alpha"], r.ci95["alpha"]                             # doctest: +SKIP
+    """
+    fd = prepare(data, y, x, drop_invalid=drop_invalid, drop_highest=drop_highest)
+    mask = _holdout_mask(fd, holdout_last, holdout_above)
+    if isinstance(form, str) and "," in form:
+        form = [f for f in form.split(",") if f.strip()]
+    if isinstance(form, str) and form.strip().lower() == "auto":
+        forms: list[str | Form] = list(auto_forms(fd.X.shape[0]))
+    elif isinstance(form, str | Form):
+        forms = [form]
+    else:
+        forms = list(form)
+    resolved = [get_form(f) for f in forms]
+    if not resolved:
+        raise UserError("no form to fit")
+    for f in resolved:
+        if len(f.inputs) != fd.X.shape[0]:
+            if len(resolved) == 1:
+                raise UserError(
+                    f"form {f.name!r} takes {len(f.inputs)} input(s) ({', '.join(f.inputs)}), "
+                    f"got {fd.X.shape[0]} column(s)"
+                )
+    resolved = [f for f in resolved if len(f.inputs) == fd.X.shape[0]]
+    if not resolved:
+        raise UserError(f"none of the forms takes {fd.X.shape[0]} input column(s)")
+    settings = _Settings(
+        Loss.parse(loss, delta), int(n_boot), int(seed), profile, starts, n_jobs, maxiter, None
+    )
+    if n_boot < 0:
+        raise UserError("n_boot must be >= 0")
+    from .._progress import make_progress
+
+    with make_progress(transient=True) as bar:
+        settings.progress = bar if progress else None
+        if len(resolved) == 1:
+            return _fit_one(resolved[0], fd, mask, settings)
+        return _compare(resolved, fd, mask, settings)
+
+
+def _task(settings: _Settings, label: str, total: int) -> Callable[[int], None] | None:
+    bar = settings.progress
+    if bar is None:
+        return None
+    tid = bar.add_task(label, total=total)
+    return lambda done: bar.update(tid, completed=done)
+
+
+def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitResult:
+    train, test = fd.subset(mask), fd.subset(~mask)
+    p = form.n_params
+    if train.n < p:
+        raise UserError(f"form {form.name!r} has {p} parameters but only {train.n} point(s) to fit")
+    warnings = list(fd.dropped)
+    if train.n == p:
+        warnings.append(
+            "as many parameters as points: the fit interpolates and intervals are unreliable"
+        )
+    lX, ly = np.log(train.X), np.log(train.y)
+    lower, upper = form.internal_bounds()
+    obj = LogResidualObjective(form, lX, ly, st.loss)
+
+    grid = _user_starts(form, st.starts) if st.starts is not None else form.start_grid(lX, ly)
+    grid = np.clip(grid[np.all(np.isfinite(grid), axis=1)], lower, upper)
+    if grid.shape[0] == 0:
+        raise UserError(f"no finite start for form {form.name!r}")
+    f0, _ = obj(grid, np.arange(grid.shape[0]), False)
+    finite = np.isfinite(f0)
+    if not finite.any():
+        raise UserError(f"no start of form {form.name!r} gives a finite prediction on these data")
+    grid, f0 = grid[finite], f0[finite]
+    if form.refine is not None and st.starts is None and grid.shape[0] > form.refine:
+        grid = grid[np.argsort(f0, kind="stable")[: form.refine]]
+
+    res = minimize_many(
+        obj,
+        grid,
+        lower,
+        upper,
+        n_jobs=st.n_jobs,
+        maxiter=st.maxiter,
+        progress=_task(st, f"{form.name}: {grid.shape[0]} starts", grid.shape[0]),
+    )
+    cand = _distinct(res.x, res.fun, 3)
+    polished = [polish(obj, res.x[i], lower, upper) for i in cand]
+    order = np.argsort([pf for _, pf in polished], kind="stable")
+    optima = np.array([polished[i][0] for i in order])
+    best_theta, best_f = optima[0], polished[order[0]][1]
+    at_best = int(np.sum(res.fun <= best_f + 1e-6 * max(abs(best_f), 1e-12)))
+    starts_info = {
+        "n": int(f0.size),
+        "refined": int(grid.shape[0]),
+        "converged": int(np.sum(res.status == CONVERGED)),
+        "at_best": at_best,
+        "distinct_optima": [float(polished[i][1]) for i in order],
+    }
+    values = form.to_natural(best_theta)
+    params = {n: float(v) for n, v in zip(form.param_names, values, strict=True)}
+
+    pred_train = np.atleast_1d(form.log_predict(best_theta[None], lX, False)[0][0])
+    resid = ly - pred_train
+    train_info = {"rmsle": _rmsle(resid), "n_points": train.n, "window": train.window()}
+    rss = float(np.sum(resid**2))
+    n = train.n
+    loglik = -0.5 * n * (np.log(2 * np.pi * max(rss, 1e-300) / n) + 1)
+    information = {
+        "aic": 2 * (p + 1) - 2 * loglik,
+        "bic": (p + 1) * np.log(n) - 2 * loglik,
+        "log_likelihood": loglik,
+        "note": "Gaussian likelihood of the log residuals at the fitted parameters (p + 1 "
+        "parameters counting the noise scale)",
+    }
+
+    boot_vals, boot_info = None, {"n": 0}
+    stderr: dict[str, float | None] = {nm: None for nm in form.param_names}
+    ci95: dict[str, list[float] | None] = {nm: None for nm in form.param_names}
+    if st.n_boot > 0:
+        boot_theta, boot_info = _bootstrap(form, obj, optima, lower, upper, st)
+        boot_vals = form.to_natural(boot_theta)
+        stderr, ci95 = _summarise(boot_vals, form.param_names)
+        if boot_info["converged"] < 0.8:
+            warnings.append(
+                f"{1 - boot_info['converged']:.0%} of bootstrap refits stopped at the iteration "
+                "limit (often a parameter drifting to 0 or infinity on a resample)"
+            )
+
+    result = FitResult(
+        form=form,
+        loss=st.loss,
+        params=params,
+        stderr=stderr,
+        ci95=ci95,
+        objective=float(best_f),
+        data=fd,
+        train_mask=mask,
+        train=train_info,
+        extrapolation=None,
+        starts=starts_info,
+        bootstrap=boot_info,
+        information=information,
+        boot_params=boot_vals,
+        warnings=warnings,
+    )
+    if test.n:
+        result.extrapolation = _extrapolation(result, train, test)
+    if st.profile:
+        names = (
+            [q.name for q in form.params if q.exponent] if st.profile is True else list(st.profile)
+        )
+        result.profile = _profile(form, obj, best_theta, best_f, names, boot_vals, st, warnings)
+    return result
+
+
+def _bootstrap(form, obj, optima, lower, upper, st: _Settings):
+    """Case resampling: refit on multinomial resamples, each started from every optimum."""
+    n = obj.logy.size
+    rng = np.random.default_rng(st.seed)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=st.n_boot).astype(float)
+    K = optima.shape[0]
+    weights = np.repeat(counts, K, axis=0)
+    x0 = np.tile(optima, (st.n_boot, 1))
+    bobj = LogResidualObjective(form, obj.log_X, obj.logy, obj.loss, weights)
+    res = minimize_many(
+        bobj,
+        x0,
+        lower,
+        upper,
+        n_jobs=st.n_jobs,
+        maxiter=st.maxiter,
+        progress=_task(st, f"{form.name}: bootstrap", x0.shape[0]),
+    )
+    f = res.fun.reshape(st.n_boot, K)
+    pick = np.argmin(np.where(np.isfinite(f), f, np.inf), axis=1)
+    idx = np.arange(st.n_boot) * K + pick
+    theta = res.x[idx]
+    converged = float(np.mean(res.status[idx] == CONVERGED))
+    info = {
+        "n": st.n_boot,
+        "seed": st.seed,
+        "method": "case resampling; refits start from the best distinct optima of the full fit",
+        "converged": converged,
+    }
+    return theta, info
+
+
+def _extrapolation(result: FitResult, train: FitData, test: FitData) -> dict:
+    form = result.form
+    pred = result.predict(test.X)
+    log_resid = np.log(test.y) - np.log(pred.y)
+    info: dict[str, Any] = {
+        "rmsle": _rmsle(log_resid),
+        "n_points": test.n,
+        "window": test.window(),
+        "fit_window": train.window(),
+    }
+    if result.boot_params is not None and len(result.boot_params) > 1:
+        curves = np.atleast_2d(form.predict(result.boot_params, test.X))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boot_rmsle = np.sqrt(np.mean((np.log(test.y) - np.log(curves)) ** 2, axis=1))
+        boot_rmsle = boot_rmsle[np.isfinite(boot_rmsle)]
+        if boot_rmsle.size > 1:
+            info["stderr"] = float(boot_rmsle.std(ddof=1))
+            info["ci95"] = [float(v) for v in np.percentile(boot_rmsle, [2.5, 97.5])]
+        inside = (test.y >= pred.lo) & (test.y <= pred.hi)
+        info["in_band95"] = int(inside.sum())
+    info["points"] = [
+        {
+            "row": int(test.rows[i]),
+            "x": {nm: float(test.X[j, i]) for j, nm in enumerate(test.x_names)},
+            "y": float(test.y[i]),
+            "predicted": float(pred.y[i]),
+            "lo": None if pred.lo is None else float(pred.lo[i]),
+            "hi": None if pred.hi is None else float(pred.hi[i]),
+        }
+        for i in range(test.n)
+    ]
+    return info
+
+
+# --------------------------------------------------------------------------- profile likelihood
+
+
+class _FixedObjective:
+    """The objective with coordinate ``j`` pinned to ``fixed[row]`` (gradient without column j)."""
+
+    def __init__(self, obj: LogResidualObjective, j: int, fixed: np.ndarray):
+        self.obj, self.j, self.fixed = obj, j, fixed
+
+    def full(self, theta_red: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.insert(theta_red, self.j, self.fixed[rows], axis=1)
+
+    def __call__(self, theta_red, rows, grad=True):
+        f, g = self.obj(self.full(theta_red, rows), rows, grad)
+        return f, (None if g is None else np.delete(g, self.j, axis=1))
+
+
+def _robust_lr_scale(obj: LogResidualObjective, theta: np.ndarray) -> float:
+    """c = sum psi'(r) / sum psi(r)^2, so that 2 c (F_profile - F_min) ~ chi2_1.
+
+    The drop-in-dispersion test for M-estimators (Schrader and Hettmansperger
+    1980); for least squares it is n (RSS_p - RSS) / RSS, the Gaussian
+    likelihood-ratio statistic to first order.
+    """
+    pred, _ = obj.form.log_predict(theta[None], obj.log_X, False)
+    r = obj.logy - pred[0]
+    _, psi = obj.loss.rho_psi(r)
+    num = float(np.sum(obj.loss.dpsi(r)))
+    den = float(np.sum(psi**2))
+    return num / den if den > 0 else np.inf
+
+
+def _profile(form, obj, theta, f_min, names, boot_vals, st: _Settings, warnings: list[str]):
+    unknown = [n for n in names if n not in form.param_names]
+    if unknown:
+        raise UserError(f"cannot profile unknown parameter(s): {', '.join(unknown)}")
+    lower, upper = form.internal_bounds()
+    c = _robust_lr_scale(obj, theta)
+    out: dict[str, Any] = {
+        "method": "profile of the objective; 2 c (F - F_min) <= chi2_1(0.95) = 3.84 with "
+        "c = sum psi' / sum psi^2 (robust likelihood ratio)",
+        "scale_c": c,
+    }
+    if not np.isfinite(c):
+        warnings.append("profile skipped: the fit interpolates the data exactly")
+        return out
+    for name in names:
+        j = form.param_names.index(name)
+        # start width: 4 bootstrap standard errors (internal units) or 2% of the value
+        width = 0.02 * max(abs(theta[j]), 0.05)
+        if boot_vals is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tb = np.log(boot_vals[:, j]) if form.params[j].log else boot_vals[:, j]
+            tb = tb[np.isfinite(tb)]
+            if tb.size > 1 and tb.std() > 0:
+                width = 4 * float(tb.std(ddof=1))
+        # Widen the grid until both crossings lie inside it, narrow it while a
+        # crossing is within a few grid steps of the optimum (poorly resolved).
+        lo_r = hi_r = None
+        for _ in range(8):
+            grid = theta[j] + width * np.linspace(-1, 1, 41)
+            grid = grid[(grid >= lower[j]) & (grid <= upper[j])]
+            stat = _profile_stat(
+                obj, theta, j, grid, f_min, c, np.delete(lower, j), np.delete(upper, j), st
+            )
+            lo_r, hi_r = _crossings(grid, stat, theta[j])
+            if lo_r is None or hi_r is None:
+                width *= 3
+            elif min(theta[j] - lo_r, hi_r - theta[j]) < 4 * width / 20:
+                width = 1.5 * max(theta[j] - lo_r, hi_r - theta[j])
+            else:
+                break
+        if np.min(stat) < -1e-6:
+            warnings.append(f"profile of {name} found a lower objective than the fit")
+        to_nat = (lambda v: float(np.exp(v))) if form.params[j].log else float
+        out[name] = {
+            "grid": [to_nat(v) for v in grid],
+            "statistic": [float(s) for s in stat],
+            "ci95": [
+                None if lo_r is None else to_nat(lo_r),
+                None if hi_r is None else to_nat(hi_r),
+            ],
+        }
+        if lo_r is None or hi_r is None:
+            warnings.append(f"the profile interval of {name} is open on one side within the grid")
+    return out
+
+
+def _profile_stat(obj, theta, j, grid, f_min, c, lo_red, hi_red, st: _Settings):
+    fixed = np.asarray(grid, dtype=float)
+    fobj = _FixedObjective(obj, j, fixed)
+    x0 = np.tile(np.delete(theta, j), (fixed.size, 1))
+    res = minimize_many(fobj, x0, lo_red, hi_red, n_jobs=1, maxiter=st.maxiter)
+    fvals = res.fun.copy()
+    for i in range(fixed.size):  # one polish per grid value: a few dozen small problems
+
+        def single(th, rows, grad, i=i):
+            return fobj(th, np.full(th.shape[0], i), grad)
+
+        _, fvals[i] = polish(single, res.x[i], lo_red, hi_red)
+    return 2 * c * (fvals - f_min)
+
+
+def _crossings(grid, stat, center):
+    """Where stat rises through chi2_1(0.95) on each side of ``center`` (linear interpolation)."""
+
+    def cross(idx):
+        for a, b in itertools.pairwise(idx):
+            if stat[a] < CHI2_1_95 <= stat[b]:
+                t = (CHI2_1_95 - stat[a]) / (stat[b] - stat[a])
+                return grid[a] + t * (grid[b] - grid[a])
+        return None
+
+    i0 = int(np.argmin(np.abs(grid - center)))
+    return cross(list(range(i0, -1, -1))), cross(list(range(i0, grid.size)))
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) -> FitResult:
+    results: dict[str, FitResult] = {}
+    skipped: list[str] = []
+    for form in forms:
+        try:
+            results[form.name] = _fit_one(form, fd, mask, st)
+        except UserError as e:
+            skipped.append(f"{form.name}: {e}")
+    if not results:
+        raise UserError("no form could be fitted: " + "; ".join(skipped))
+    held_out = not mask.all()
+    rows = []
+    for name, r in results.items():
+        entry = {
+            "form": name,
+            "n_params": r.form.n_params,
+            "objective": r.objective,
+            "train_rmsle": r.train["rmsle"],
+            "aic": r.information["aic"],
+            "bic": r.information["bic"],
+        }
+        if r.extrapolation is not None:
+            entry["heldout_rmsle"] = r.extrapolation["rmsle"]
+            entry["heldout_rmsle_ci95"] = r.extrapolation.get("ci95")
+        rows.append(entry)
+    aic_min = min(e["aic"] for e in rows)
+    bic_min = min(e["bic"] for e in rows)
+    weights = np.array([np.exp(-0.5 * (e["aic"] - aic_min)) for e in rows])
+    weights /= weights.sum()
+    for e, w in zip(rows, weights, strict=True):
+        e["delta_aic"] = e["aic"] - aic_min
+        e["delta_bic"] = e["bic"] - bic_min
+        e["akaike_weight"] = float(w)
+    key = "heldout_rmsle" if held_out else "aic"
+    rows.sort(key=lambda e: (e[key], e["aic"]))
+    for i, e in enumerate(rows, 1):
+        e["rank"] = i
+        e["ranked_by"] = key
+    best = results[rows[0]["form"]]
+    best.ranking = rows
+    best.alternatives = {k: v for k, v in results.items() if k != best.form.name}
+    best.warnings.extend(f"skipped {s}" for s in skipped)
+    return best
