@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import digamma
 
-from scalinglab.stats._ngram import class_sums, count_sweep, grassberger_g, iter_levels
+from scalinglab.stats._ngram import DISTINCT, N1, N2, S_G, S_LOG, count_sweep, fsum, grassberger_g
 from scalinglab.stats._suffix import lcp_array, suffix_array
 
 EULER = 0.5772156649015329
@@ -76,25 +76,26 @@ def test_lcp_and_suffix_array_property(x):
 
 @settings(max_examples=80, deadline=None)
 @given(token_arrays, st.integers(1, 9))
-def test_level_counts_equal_counter(x, max_m):
+def test_block_sums_equal_counter(x, max_n):
     arr = np.array(x, dtype=np.uint8)
-    sa = suffix_array(arr)
-    lcp = lcp_array(arr, sa, cap=max_m)
-    for level in iter_levels(lcp, max_m, np.dtype(np.int32)):
-        m = level.m
+    r = count_sweep(arr, arr[: max_n + 1], max_n, int(arr.max()) + 1, views=(len(x) // 2,))
+    for m in range(1, max_n + 2):
         ref = ngram_counts(x, m)
-        total = len(x) - m + 1
-        if total <= 0:
-            assert level.counts.size == 0
-            continue
-        # runs are exactly the m-grams seen twice or more
-        assert sorted(level.counts.tolist()) == sorted(c for c in ref.values() if c >= 2)
-        cs = class_sums(level.counts, total)
-        assert cs.distinct == len(ref)
-        assert cs.n1 == sum(1 for c in ref.values() if c == 1)
-        assert cs.n2 == sum(1 for c in ref.values() if c == 2)
-        assert cs.s_log == pytest.approx(sum(c * math.log(c) for c in ref.values()), abs=1e-9)
-        assert cs.s_g == pytest.approx(sum(c * g_slow(c) for c in ref.values()), abs=1e-9)
+        got = r.block_sums[m]
+        assert got[DISTINCT] == len(ref)
+        assert got[N1] == sum(1 for c in ref.values() if c == 1)
+        assert got[N2] == sum(1 for c in ref.values() if c == 2)
+        assert got[S_LOG] == pytest.approx(sum(c * math.log(c) for c in ref.values()), abs=1e-9)
+        assert got[S_G] == pytest.approx(sum(c * g_slow(c) for c in ref.values()), abs=1e-9)
+
+
+def test_fsum_large_counts():
+    c = np.array([0, 1, 2, 3, 70_000, 123_457])
+    s = fsum(c)
+    ref = [x for x in c.tolist() if x > 0]
+    assert s[S_LOG] == pytest.approx(sum(x * math.log(x) for x in ref), rel=1e-12)
+    assert s[S_G] == pytest.approx(sum(x * g_slow(x) for x in ref), rel=1e-12)
+    assert (s[DISTINCT], s[N1], s[N2]) == (5, 1, 1)
 
 
 # ---- the whole sweep against a slow reference -------------------------------------------

@@ -2,42 +2,51 @@
 
 Notation: ``T`` is the training stream of ``N`` tokens, ``sa`` its suffix
 array and ``lcp[k] = LCP(sa[k], sa[k+1])`` (clipped at ``M = max_n + 1``).
-The occurrences of one m-gram are the ranks of one maximal run of ``lcp >= m``
-(a run of ``r`` lcp entries spans ``r + 1`` ranks); every suffix outside such a
-run is an m-gram seen once, and suffixes shorter than ``m`` never join a run
-because their lcp with any neighbour is below ``m``.
+At level ``m`` the ranks split into classes at the *boundaries*
+``{k : lcp[k] < m}``: the ranks between two neighbouring boundaries are the
+occurrences of one m-gram. A suffix shorter than ``m`` is a class of its own
+(its lcp with either neighbour is below ``m``) and is removed as a correction.
 
-The sweep visits ``m = 1 .. M`` once, keeping only the lcp positions with
-``lcp >= m`` (the set shrinks as ``m`` grows), so its cost is
-``O(N + sum_k min(lcp[k], M))`` instead of ``O(N M)`` for one pass per n.
-At each level it produces, for the whole stream and for nested prefixes:
+Going from level ``m - 1`` to ``m`` adds the boundaries ``{k : lcp[k] = m - 1}``,
+each splitting one class in two. The sweep keeps the sorted boundary array
+and the running sums over classes of ``f(c)`` for
 
-* ``S_m = sum_g c_g log c_g``, the number of distinct m-grams ``K_m``, the
-  Grassberger sum ``sum_g c_g G(c_g)`` and the count-of-counts ``n1, n2``;
-* the same sums over *context* counts (occurrences followed by a token), so
-  that the conditional entropies are exact, not differences of block
-  entropies with different sample sizes.
+    f(c) = (c log c,  c G(c),  [c >= 1],  [c = 1],  [c = 2])
+
+and updates them by the splits alone (old class out, pieces in), so level m
+costs ``O(B_m log N)`` for its ``B_m`` new boundaries plus one copy of the
+boundary array, and the whole sweep is one pass over the n-gram tree, not one
+pass over the stream per n. The same sums are kept for nested prefixes of the
+stream (the count of a class inside a prefix is a rank query on a bit vector
+marking the suffixes that start in it), which gives the convergence check at
+no extra suffix array. The m-grams that cross the end of a stretch (at most
+``m`` of them) are removed by a correction per level; removing one more
+gives the *context* sums (occurrences followed by a token), so that the
+conditional entropies are exact rather than differences of block entropies
+over different sample sizes.
 
 In the same level loop the held-out stream is matched against the training
 suffix array: for every held-out start ``s`` the rank interval of the m-gram
-``X[s:s+m]`` is narrowed from the interval of ``X[s:s+m-1]`` by a vectorised
-binary search on the m-th token. Its width is the training count, and the
-number of lcp entries equal to ``m`` inside it counts the distinct tokens that
-follow it. These give an interpolated absolute-discounting model
-(Kneser-Ney's discounts and recursion on raw lower-order counts) whose
-held-out log loss at every context length is the upper bound.
+``X[s:s+m]`` is narrowed from that of ``X[s:s+m-1]`` by a vectorised binary
+search on the m-th token. Its width is the training count, and the number of
+level-(m+1) boundaries inside it counts the distinct tokens that follow it.
+These give an interpolated absolute-discounting model (Kneser-Ney's discount
+and recursion, on raw lower-order counts) whose held-out log loss at every
+context length is the upper bound.
 
 Kneser-Ney's continuation counts ``N1+(. w)`` are not used: counting distinct
 left extensions needs a second suffix array of the reversed stream (or range
-distinct queries on the BWT) and the lower-order normaliser ``N1+(. h .)`` is
-not an interval statistic of either array, so the raw-count recursion, which
-still gives a normalised model and therefore a valid upper bound, is kept.
+distinct queries on the BWT), and the lower-order normaliser ``N1+(. h .)`` is
+an interval statistic of neither, so the raw-count recursion, which still
+gives a normalised model and therefore a valid upper bound, is kept.
+
+The loops in this module run over levels, chunks and views, never over tokens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import digamma
@@ -46,6 +55,9 @@ from ._suffix import lcp_array, suffix_array
 
 #: Positions processed per step when building index arrays (bounds temporaries).
 _CHUNK = 1 << 22
+
+#: Columns of the class sums: sum c log c, sum c G(c), distinct, n1, n2.
+S_LOG, S_G, DISTINCT, N1, N2 = range(5)
 
 
 def grassberger_g(c: np.ndarray) -> np.ndarray:
@@ -59,11 +71,26 @@ def grassberger_g(c: np.ndarray) -> np.ndarray:
     return digamma(c) + 0.5 * sign * (digamma((c + 1) / 2) - digamma(c / 2))
 
 
-def _g(c: float) -> float:
-    return float(grassberger_g(np.array([float(c)]))[0])
+_TABLE = 1 << 16
+_GTAB = np.concatenate([[0.0], grassberger_g(np.arange(1, _TABLE))])
+_LTAB = np.concatenate([[0.0], np.log(np.arange(1, _TABLE))])
 
 
-_G1 = _g(1)
+def fsum(c: np.ndarray) -> np.ndarray:
+    """``sum_i f(c_i)`` over class counts ``c`` (zeros allowed: they are no class)."""
+    c = np.asarray(c, dtype=np.int64)
+    c = c[c > 0]
+    out = np.zeros(5)
+    if c.size == 0:
+        return out
+    small = c < _TABLE
+    cs, cb = c[small], c[~small].astype(np.float64)
+    out[S_LOG] = float((cs * _LTAB[cs]).sum() + (cb * np.log(cb)).sum())
+    out[S_G] = float((cs * _GTAB[cs]).sum() + (cb * grassberger_g(cb)).sum())
+    out[DISTINCT] = c.size
+    out[N1] = int((cs == 1).sum())
+    out[N2] = int((cs == 2).sum())
+    return out
 
 
 def _nonzero(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -75,90 +102,106 @@ def _nonzero(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-@dataclass
-class ClassSums:
-    """Sums over the distinct m-grams of one level, for one stretch of the stream.
+def _equal_positions(lcp: np.ndarray, value: int, dtype: np.dtype) -> np.ndarray:
+    """Sorted positions ``k`` with ``lcp[k] == value``, scanned in chunks."""
+    parts = []
+    for start in range(0, lcp.size, _CHUNK):  # chunks, not tokens
+        idx = np.flatnonzero(lcp[start : start + _CHUNK] == value)
+        parts.append((idx + start).astype(dtype, copy=False))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-    ``total`` occurrences fall into ``distinct`` classes; ``s_log = sum c log c``,
-    ``s_g = sum c G(c)``, ``n1``/``n2`` count classes seen once/twice.
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words).astype(np.int64)
+    w = words.astype(np.uint64)  # SWAR popcount for NumPy < 2
+    w = w - ((w >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    w = (w & np.uint64(0x3333333333333333)) + ((w >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    w = (w + (w >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return ((w * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+
+
+class _RankBits:
+    """Rank queries on a bit vector: ``rank(x)`` = number of set bits below ``x``.
+
+    1/8 byte per bit plus 1/8 byte of cumulative counts per 64 bits.
     """
 
-    total: int
-    distinct: int
-    s_log: float
-    s_g: float
-    n1: int
-    n2: int
+    def __init__(self, bits: np.ndarray):
+        packed = np.packbits(bits, bitorder="little")
+        pad = (-packed.size) % 8 + 8
+        self.words = np.concatenate([packed, np.zeros(pad, np.uint8)]).view(np.uint64)
+        self.cum = np.concatenate([[0], np.cumsum(_popcount(self.words))])
+
+    def rank(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.int64)
+        w = x >> 6
+        mask = (np.left_shift(np.uint64(1), (x & 63).astype(np.uint64))) - np.uint64(1)
+        return self.cum[w] + _popcount(self.words[w] & mask)
 
 
-def class_sums(run_counts: np.ndarray, total: int) -> ClassSums:
-    """Sums from the counts of the runs (classes of count >= 2 or fewer after selection).
+class _View:
+    """One stretch ``T[:size]``: counts its m-grams by rank queries.
 
-    ``run_counts`` may hold zeros and ones (runs whose members fell outside
-    the selected stretch); every counted occurrence outside a count >= 2 class
-    is a class of its own.
-    """
-    big = run_counts[run_counts >= 2]
-    u, f = np.unique(big, return_counts=True)
-    uf = u.astype(np.float64)
-    single = int(total - int((u * f).sum()))
-    return ClassSums(
-        total=int(total),
-        distinct=int(f.sum()) + single,
-        s_log=float((f * uf * np.log(np.maximum(uf, 1.0))).sum()),
-        s_g=float((f * uf * grassberger_g(uf)).sum()) + single * _G1,
-        n1=single,
-        n2=int(f[u == 2].sum()),
-    )
-
-
-@dataclass
-class Level:
-    """The m-gram classes of count >= 2 at one level of the sweep.
-
-    ``pos`` are the lcp positions with ``lcp >= m`` (sorted), ``vals`` their lcp
-    values; run ``i`` spans ranks ``lo[i] .. hi[i]`` inclusive (``count = hi - lo + 1``)
-    and occupies ``pos[first[i] : first[i] + count - 1]``.
+    ``sums`` holds ``sum f(count)`` over the classes of the current level,
+    where a class's count is its number of suffixes starting inside the
+    stretch (m-grams crossing the stretch end are corrected per level).
     """
 
-    m: int
-    pos: np.ndarray
-    vals: np.ndarray
-    first: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
+    def __init__(self, size: int, sa: np.ndarray, n: int):
+        self.size = size
+        self.bits = None if size == n else _RankBits(sa < size)
+        self.sums = fsum(np.array([size]))
 
-    @property
-    def counts(self) -> np.ndarray:
-        return (self.hi - self.lo + 1).astype(np.int64)
-
-
-def iter_levels(lcp: np.ndarray, max_m: int, index_dtype: np.dtype):
-    """Yield :class:`Level` for ``m = 1 .. max_m`` from a (clipped) lcp array."""
-    pos = _nonzero(lcp >= 1, index_dtype)
-    vals = lcp[pos]
-    for m in range(1, max_m + 1):
-        if m > 1:
-            keep = vals >= m
-            pos, vals = pos[keep], vals[keep]
-        if pos.size:
-            brk = np.flatnonzero(np.diff(pos) != 1) + 1
-            first = np.concatenate([[0], brk])
-            last = np.concatenate([brk - 1, [pos.size - 1]])
-            lo = pos[first].astype(np.int64)
-            hi = pos[last].astype(np.int64) + 1
-        else:
-            first = lo = hi = np.zeros(0, dtype=np.int64)
-        yield Level(m=m, pos=pos, vals=vals, first=first, lo=lo, hi=hi)
+    def count(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Suffixes of the stretch with rank in ``lo+1 .. hi`` (a class between boundaries)."""
+        if self.bits is None:
+            return np.asarray(hi, np.int64) - lo
+        return self.bits.rank(np.asarray(hi, np.int64) + 1) - self.bits.rank(
+            np.asarray(lo, np.int64) + 1
+        )
 
 
-def _runs_selected(level: Level, sa_pos: np.ndarray, sa_hi: np.ndarray, limit: int) -> np.ndarray:
-    """Per run, the number of its occurrences starting at a position <= ``limit``."""
-    if level.first.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    sel = sa_pos <= limit
-    inner = np.add.reduceat(sel, level.first, dtype=np.int64)
-    return inner + (sa_hi <= limit)
+def _gap_of(bounds: np.ndarray, ranks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boundaries ``(lo, hi)`` of the classes holding ``ranks``: ``lo < rank <= hi``.
+
+    Sentinels: ``lo = -1`` before the first boundary, ``hi = n - 1`` after the last.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    if bounds.size == 0:
+        return np.full(ranks.size, -1, np.int64), np.full(ranks.size, n - 1, np.int64)
+    g = np.searchsorted(bounds, ranks, side="left")
+    lo = bounds[np.maximum(g - 1, 0)].astype(np.int64)
+    lo[g == 0] = -1
+    hi = bounds[np.minimum(g, bounds.size - 1)].astype(np.int64)
+    hi[g == bounds.size] = n - 1
+    return lo, hi
+
+
+def _split(bounds: np.ndarray, new: np.ndarray, n: int, views: list[_View]) -> np.ndarray:
+    """Insert the sorted boundaries ``new``, updating every view's sums; return the array."""
+    if new.size == 0:
+        return bounds
+    idx = np.searchsorted(bounds, new)
+    lo, hi = _gap_of(bounds, new, n)
+    first = np.concatenate([[True], idx[1:] != idx[:-1]])
+    last = np.concatenate([idx[1:] != idx[:-1], [True]])
+    prev = np.where(first, lo, np.concatenate([[-1], new[:-1]]))
+    piece_lo = np.concatenate([prev, new[last]])
+    piece_hi = np.concatenate([new, hi[last]])
+    for v in views:  # views, not tokens
+        v.sums += fsum(v.count(piece_lo, piece_hi)) - fsum(v.count(lo[first], hi[first]))
+    return np.insert(bounds, idx, new)
+
+
+def _crossing(bounds: np.ndarray, ranks: np.ndarray, n: int, view: _View) -> np.ndarray:
+    """Change of ``view.sums`` when the suffixes at ``ranks`` are taken out of their classes."""
+    if ranks.size == 0:
+        return np.zeros(5)
+    lo, hi = _gap_of(bounds, ranks, n)
+    key, first, k = np.unique(lo, return_index=True, return_counts=True)
+    raw = view.count(key, hi[first])
+    return fsum(raw - k) - fsum(raw)
 
 
 def _binary_narrow(
@@ -196,8 +239,9 @@ class SweepResult:
 
     ``views`` are the stretch sizes (nested prefixes of the training stream,
     the last one the whole of it); ``plugin``, ``miller_madow`` and
-    ``grassberger`` have one row per view. ``distinct[m]`` and ``block[m]``
-    (plug-in block entropy, nats) are for the whole stream, ``m = 0 .. max_n+1``.
+    ``grassberger`` have one row per view. ``block_sums[m]`` holds the class
+    sums of the m-grams of the whole stream (columns ``S_LOG .. N2``),
+    ``m = 0 .. max_n + 1``.
     """
 
     max_n: int
@@ -206,15 +250,18 @@ class SweepResult:
     plugin: np.ndarray
     miller_madow: np.ndarray
     grassberger: np.ndarray
-    distinct: np.ndarray
-    block: np.ndarray
+    block_sums: np.ndarray
     upper: np.ndarray
     upper_stderr: np.ndarray
     discount: np.ndarray
     coverage: np.ndarray
     coverage_k: int
     n_targets: int
-    heldout_matches: np.ndarray = field(repr=False)
+
+    @property
+    def distinct(self) -> np.ndarray:
+        """Number of distinct m-grams, m = 0 .. max_n + 1."""
+        return self.block_sums[:, DISTINCT].astype(np.int64)
 
 
 def _batch_stderr(x: np.ndarray, max_batches: int = 50) -> float:
@@ -252,10 +299,8 @@ def count_sweep(
         Sizes of nested training prefixes to estimate on as well (convergence).
     coverage_k : int
         Coverage threshold: fraction of held-out contexts seen ``>= k`` times.
-    on_level : callable, optional
-        Called with ``m`` after each level (progress).
-    on_stage : callable, optional
-        Called with the name of each stage as it starts (progress).
+    on_level, on_stage : callable, optional
+        Progress callbacks: ``on_level(m)`` after each level, ``on_stage(name)``.
 
     Notes
     -----
@@ -271,8 +316,8 @@ def count_sweep(
       multinomial, counts, and a context's total is fixed.)
 
     The held-out model for context length n is, with ``D_n = n1 / (n1 + 2 n2)``
-    from the (n+1)-gram count-of-counts and ``N1+(h)`` the number of distinct
-    tokens seen after ``h``::
+    from the (n+1)-gram count-of-counts (clipped to [0.1, 0.95]) and ``N1+(h)``
+    the number of distinct tokens seen after ``h``::
 
         p_n(w | h) = [max(c_hw - D_n, 0) + D_n N1+(h) p_{n-1}(w | h')] / c_h
         p_{-1}(w) = 1 / V,    p_n = p_{n-1} when c_h = 0
@@ -280,12 +325,12 @@ def count_sweep(
     and ``upper[n] = -mean_j log p_n(x_j | x_{j-n} .. x_{j-1})`` over the same
     held-out targets ``j >= max_n`` for every n.
     """
-    T = np.array(train, copy=True, order="C")  # in memory and writable (kasai needs both)
+    T = np.asarray(train)
     X = np.ascontiguousarray(heldout).astype(np.int64)
     N, H = int(T.size), int(X.size)
     M = max_n + 1
-    all_views = [int(v) for v in views if 0 < v < N] + [N]
-    nv = len(all_views)
+    sizes = [int(v) for v in views if 0 < v < N] + [N]
+    nv = len(sizes)
     idx_dt = np.dtype(np.int32) if N < 2**31 else np.dtype(np.int64)
 
     if on_stage is not None:
@@ -293,29 +338,34 @@ def count_sweep(
     sa = suffix_array(T)
     if on_stage is not None:
         on_stage("lcp array")
-    lcp = lcp_array(T, sa, cap=M)
+    # kasai needs a writable buffer; a read-only memmap is copied for the call only
+    lcp = lcp_array(T if T.flags.writeable else np.array(T), sa, cap=M)
     if on_stage is not None:
         on_stage("n-gram levels")
 
-    nan = np.full((nv, M), np.nan)
-    plugin, mm, gr = nan.copy(), nan.copy(), nan.copy()
-    distinct = np.zeros(M + 1, dtype=np.int64)
-    block = np.full(M + 1, np.nan)
-    distinct[0] = 1
-    block[0] = 0.0
+    vw = [_View(v, sa, N) for v in sizes]
+    # ranks of the suffixes starting in the last M + 1 positions of every stretch
+    tail_pos = np.unique(np.concatenate([np.arange(max(v - M - 1, 0), v) for v in sizes]))
+    is_tail = np.zeros(N, dtype=bool)
+    is_tail[tail_pos] = True
+    tail_ranks = np.flatnonzero(is_tail[sa])
+    rank_of = dict(zip(sa[tail_ranks].tolist(), tail_ranks.tolist(), strict=True))
+    del is_tail
+
+    def ranks_at(start: int, stop: int) -> np.ndarray:
+        return np.array([rank_of[p] for p in range(max(start, 0), stop)], dtype=np.int64)
+
+    plugin = np.full((nv, M), np.nan)
+    mm, gr = plugin.copy(), plugin.copy()
+    block_sums = np.zeros((M + 1, 5))
+    block_sums[0] = vw[-1].sums
     discount = np.full(M, np.nan)
     upper = np.full(M, np.nan)
     upper_se = np.full(M, np.nan)
     coverage = np.full(M, np.nan)
-    matches = np.zeros(M + 1, dtype=np.int64)
+    prev_ctx = [v.sums.copy() for v in vw]  # level 0: the empty context before every token
 
-    # Context sums of level 0 (the empty context precedes every token of the view).
-    prev_ctx = [
-        ClassSums(total=v, distinct=1, s_log=v * np.log(v), s_g=v * _g(v), n1=0, n2=0)
-        for v in all_views
-    ]
-
-    # Held-out state: interval of X[s:s+m] for every start s, and per-target model.
+    # held-out state: interval of X[s:s+m] for every start s, and the per-target model
     J0 = max_n
     targets = np.arange(J0, H)
     n_targets = int(targets.size)
@@ -323,38 +373,34 @@ def count_sweep(
     cum = np.concatenate([[0], np.cumsum(first_tok)])
     qlo = np.zeros(H, dtype=np.int64)
     qhi = np.full(H, N, dtype=np.int64)
-    ctx_prev = np.full(H, N, dtype=np.int64)  # c_h of the empty context
+    ctx_prev = np.full(H, N, dtype=np.int64)
     n1p_prev = np.full(H, int((first_tok > 0).sum()), dtype=np.int64)
     p_model = np.full(n_targets, 1.0 / vocab_size)
 
-    for level in iter_levels(lcp, M, idx_dt):
-        m = level.m
-        counts = level.counts
-        sa_pos = sa[level.pos]
-        sa_hi = sa[level.hi]
-        full_block = class_sums(counts, N - m + 1)
-        distinct[m] = full_block.distinct
-        block[m] = np.log(N - m + 1) - full_block.s_log / (N - m + 1)
+    bounds = np.zeros(0, dtype=idx_dt)
+    new = _equal_positions(lcp, 0, idx_dt)
+    for m in range(1, M + 1):  # levels, not tokens
+        bounds = _split(bounds, new, N, vw)
+        new = _equal_positions(lcp, m, idx_dt) if m < M else new[:0]
 
-        # Conditional entropies at n = m - 1 for every view, and next level's context sums.
-        for i, v in enumerate(all_views):
-            total = v - m + 1
+        # block sums at level m and context sums for the next level, per stretch
+        for i, v in enumerate(vw):
+            total = v.size - m + 1
             if total <= 0:
-                prev_ctx[i] = ClassSums(0, 0, 0.0, 0.0, 0, 0)
+                prev_ctx[i] = np.zeros(5)
                 continue
-            if v == N:
-                blk = full_block
-            else:
-                blk = class_sums(_runs_selected(level, sa_pos, sa_hi, v - m), total)
+            blk = v.sums + _crossing(bounds, ranks_at(v.size - m + 1, v.size), N, v)
             pc = prev_ctx[i]
-            plug = (pc.s_log - blk.s_log) / total
+            plug = (pc[S_LOG] - blk[S_LOG]) / total
             plugin[i, m - 1] = plug
-            mm[i, m - 1] = plug + (blk.distinct - pc.distinct) / (2 * total)
-            gr[i, m - 1] = (pc.s_g - blk.s_g) / total
-            prev_ctx[i] = class_sums(_runs_selected(level, sa_pos, sa_hi, v - m - 1), total - 1)
-        del sa_pos
+            mm[i, m - 1] = plug + (blk[DISTINCT] - pc[DISTINCT]) / (2 * total)
+            gr[i, m - 1] = (pc[S_G] - blk[S_G]) / total
+            prev_ctx[i] = v.sums + _crossing(bounds, ranks_at(v.size - m, v.size), N, v)
+            if v.size == N:
+                block_sums[m] = blk
+        full = block_sums[m]
 
-        # Held-out: narrow X[s:s+m-1] -> X[s:s+m] for the starts that still match.
+        # held-out: narrow X[s:s+m-1] -> X[s:s+m] for the starts that still match
         valid = H - m + 1
         if valid > 0:
             if m == 1:
@@ -363,46 +409,38 @@ def count_sweep(
                 qhi[:valid] = cum[tok + 1]
             else:
                 alive = np.flatnonzero(qhi[:valid] > qlo[:valid])
-                lo, hi = _binary_narrow(T, sa, qlo[alive], qhi[alive], X[alive + m - 1], m - 1)
-                qlo[alive], qhi[alive] = lo, hi
                 dead = np.ones(valid, dtype=bool)
                 dead[alive] = False
-                qlo[:valid][dead] = 0
-                qhi[:valid][dead] = 0
-            qhi[valid:] = qlo[valid:]
+                lo, hi = _binary_narrow(T, sa, qlo[alive], qhi[alive], X[alive + m - 1], m - 1)
+                qlo[alive], qhi[alive] = lo, hi
+                qhi[:valid][dead] = qlo[:valid][dead]
+        qhi[max(valid, 0) :] = qlo[max(valid, 0) :]
         c_m = qhi - qlo
-        matches[m] = int((c_m > 0).sum())
 
-        # Smoothed model for context length n = m - 1 on targets j: context starts at j - n.
+        # smoothed model for context length n = m - 1; the context of target j starts at j - n
         n = m - 1
-        d = full_block.n1 / (full_block.n1 + 2 * full_block.n2) if full_block.n1 else 0.0
+        d = full[N1] / (full[N1] + 2 * full[N2]) if full[N1] else 0.0
         d = float(np.clip(d, 0.1, 0.95))
         discount[n] = d
         if n_targets:
             s = targets - n
             chw = c_m[s].astype(np.float64)
             ch = ctx_prev[s].astype(np.float64)
-            n1p = n1p_prev[s].astype(np.float64)
             seen = ch > 0
-            p_new = p_model.copy()
-            p_new[seen] = (np.maximum(chw[seen] - d, 0.0) + d * n1p[seen] * p_model[seen]) / ch[
-                seen
-            ]
-            p_model = p_new
+            mixed = (np.maximum(chw - d, 0.0) + d * n1p_prev[s] * p_model) / np.where(seen, ch, 1)
+            p_model = np.where(seen, mixed, p_model)
             loss = -np.log(p_model)
             upper[n] = float(loss.mean())
             upper_se[n] = _batch_stderr(loss)
             coverage[n] = float((ctx_prev[s] >= coverage_k).mean())
 
-        # Context count and number of distinct continuations of X[s:s+m] (for n = m).
+        # context count and distinct continuations of X[s:s+m] (used at n = m)
         if m < M:
             has = c_m > 0
             at_end = np.zeros(H, dtype=bool)
             at_end[has] = sa[qlo[has]] == N - m  # the training stream ends with this m-gram
-            eq = np.concatenate([[0], np.cumsum(level.vals == m)])
-            a = np.searchsorted(level.pos, qlo, side="left")
-            b = np.searchsorted(level.pos, np.maximum(qhi - 1, qlo), side="left")
-            n1p_prev = np.where(has, eq[b] - eq[a] + 1, 0) - at_end
+            inside = np.searchsorted(new, np.maximum(qhi - 1, qlo)) - np.searchsorted(new, qlo)
+            n1p_prev = np.where(has, inside + 1, 0) - at_end
             ctx_prev = c_m - at_end
         if on_level is not None:
             on_level(m)
@@ -410,17 +448,15 @@ def count_sweep(
     return SweepResult(
         max_n=max_n,
         n_train=N,
-        views=all_views,
+        views=sizes,
         plugin=plugin,
         miller_madow=mm,
         grassberger=gr,
-        distinct=distinct,
-        block=block,
+        block_sums=block_sums,
         upper=upper,
         upper_stderr=upper_se,
         discount=discount,
         coverage=coverage,
         coverage_k=int(coverage_k),
         n_targets=n_targets,
-        heldout_matches=matches,
     )
