@@ -6,19 +6,22 @@ statistics) and a ``generate_*`` function writing a TokenCorpus whose
 truth in ``DIR/truth.json``.
 """
 
-from . import groups, markov, prng
+from . import groups, markov, prng, rhm
 from .groups import Group, generate_group, group
 from .markov import MarkovChain, PowerLawSource, generate_markov, generate_powerlaw, random_chain
 from .prng import generate_lcg, generate_pcg, lcg, pcg
+from .rhm import RandomHierarchyModel, generate_rhm
 
 __all__ = [
     "Group",
     "MarkovChain",
     "PowerLawSource",
+    "RandomHierarchyModel",
     "generate_group",
     "generate_lcg",
     "generate_markov",
     "generate_pcg",
+    "generate_rhm",
     "generate_powerlaw",
     "group",
     "groups",
@@ -26,5 +29,6 @@ __all__ = [
     "markov",
     "pcg",
     "prng",
+    "rhm",
     "random_chain",
 ]
