@@ -1,9 +1,281 @@
-"""Command-line verbs of scalinglab.train (filled in by the train subpackage)."""
+"""Command-line verbs ``train`` (one data-limited run) and ``sweep`` (a grid of them).
+
+torch is imported inside the verbs only, so ``scalinglab --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+CorpusArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Corpus directory or raw source (.txt, .jsonl, ...); default: python-stdlib."
+    ),
+]
+Tokenizer = Annotated[
+    str | None,
+    typer.Option(help="Tokenizer for a raw source: char, byte, bpe:N or a tokenizer.json."),
+]
+Layers = Annotated[int, typer.Option("--layers", help="Transformer blocks L.")]
+Width = Annotated[int, typer.Option("--width", help="Model width d.")]
+Heads = Annotated[int, typer.Option("--heads", help="Attention heads (divide the width).")]
+Arch = Annotated[str, typer.Option(help="gpt2 (pre-LN, GELU) or llama (RMSNorm, rotary, SwiGLU).")]
+Positions = Annotated[
+    str | None, typer.Option(help="learned or rotary (default: the architecture's).")
+]
+Mlp = Annotated[
+    str | None, typer.Option(help="gelu, relu or swiglu (default: the architecture's).")
+]
+Untied = Annotated[bool, typer.Option("--untied", help="Separate input and output embeddings.")]
+Dropout = Annotated[float, typer.Option(help="Dropout probability (0: rely on early stopping).")]
+Batch = Annotated[int, typer.Option(help="Sequences per optimiser step.")]
+MaxEpochs = Annotated[float, typer.Option(help="Passes over the P tokens at most.")]
+MaxSteps = Annotated[int, typer.Option(help="Optimiser steps at most per run.")]
+Warmup = Annotated[int, typer.Option(help="Linear warmup steps (at most 10% of the run).")]
+Patience = Annotated[
+    int, typer.Option(help="Stop after this many evaluations without improvement (0: never).")
+]
+Evals = Annotated[int, typer.Option(help="Log-spaced evaluations over a run.")]
+EvalBlocks = Annotated[int, typer.Option(help="Held-out blocks for early stopping.")]
+FinalBlocks = Annotated[
+    int, typer.Option(help="Held-out blocks for the reported (per-position) losses.")
+]
+Device = Annotated[
+    str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:K or mps.")
+]
+Compile = Annotated[bool, typer.Option("--compile", help="Use torch.compile.")]
+Threads = Annotated[int | None, typer.Option(help="CPU threads for torch (per worker in a sweep).")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
+
+
+_MODEL_KEYS = {
+    "layers": "n_layer",
+    "width": "n_embd",
+    "heads": "n_head",
+    "arch": "arch",
+    "positions": "positions",
+    "mlp": "mlp",
+    "dropout": "dropout",
+}
+_TRAIN_KEYS = (
+    "batch_size",
+    "max_epochs",
+    "max_steps",
+    "patience",
+    "evals",
+    "eval_blocks",
+    "final_eval_blocks",
+    "device",
+    "compile",
+    "threads",
+)
+
+
+def _settings(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a verb's options into ModelConfig and TrainConfig fields."""
+    model = {field: opts[opt] for opt, field in _MODEL_KEYS.items()}
+    model["tie_embeddings"] = not opts["untied"]
+    train = {k: opts[k] for k in _TRAIN_KEYS}
+    train["warmup_steps"] = opts["warmup"]
+    return model, train
 
 
 def register(app: typer.Typer) -> None:
-    """Add this subpackage's verbs to the scalinglab app."""
+    """Add ``train`` and ``sweep`` to the scalinglab app."""
+
+    @app.command("train")
+    def train_cmd(
+        corpus: CorpusArg = None,
+        P: Annotated[
+            str, typer.Option("--P", "-P", help="Training tokens (4096, 2^16, 64k).")
+        ] = "2^16",
+        context: Annotated[int, typer.Option(help="Sequence length T.")] = 64,
+        tokenizer: Tokenizer = None,
+        seed: Annotated[int, typer.Option(help="Seed of slice offset, order and init.")] = 0,
+        lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+        layers: Layers = 2,
+        width: Width = 64,
+        heads: Heads = 2,
+        arch: Arch = "gpt2",
+        positions: Positions = None,
+        mlp: Mlp = None,
+        untied: Untied = False,
+        dropout: Dropout = 0.0,
+        batch_size: Batch = 32,
+        max_epochs: MaxEpochs = 100.0,
+        max_steps: MaxSteps = 2000,
+        warmup: Warmup = 50,
+        patience: Patience = 4,
+        evals: Evals = 30,
+        eval_blocks: EvalBlocks = 256,
+        final_eval_blocks: FinalBlocks = 4096,
+        device: Device = "auto",
+        compile: Compile = False,
+        threads: Threads = None,
+        out: Out = Path("train-out"),
+    ) -> None:
+        """Train one model on exactly P tokens and report its best held-out loss.
+
+        Writes OUT/run.json: best_val_loss (nats/token) with stderr, per_position_loss
+        L_n for n = 1..T, steps, tokens seen, wall time, model and settings.
+
+        Example: scalinglab train shakespeare.txt --tokenizer char --P 2^16 --context 64 --out run1
+        """
+        opts = dict(locals())
+        from rich.console import Console
+
+        from .. import corpus as corpus_mod
+        from .._io import write_json
+        from .._progress import make_progress
+        from .sweep import parse_int_list
+        from .trainer import TrainConfig, train
+
+        values = parse_int_list(P)
+        if len(values) != 1:
+            from ..errors import UserError
+
+            raise UserError("train takes one P; use `scalinglab sweep` for a grid")
+        model, tr = _settings(opts)
+        cfg = TrainConfig(P=values[0], context=context, seed=seed, lr=lr, **tr)
+        c = corpus_mod.resolve(corpus, tokenizer)
+        with make_progress() as prog:
+            task = prog.add_task(f"training P={cfg.P}", total=None)
+
+            def cb(step: int, planned: int, m: dict[str, float]) -> None:
+                prog.update(
+                    task,
+                    completed=step,
+                    total=planned,
+                    description=f"training P={cfg.P} val {m['val_loss']:.3f}",
+                )
+
+            result = train(c, cfg, model, progress=cb)
+        path = write_json(out / "run.json", result.to_dict())
+        con = Console()
+        con.print(
+            f"P={result.P} T={result.context} lr={result.lr:g}: best held-out loss "
+            f"[bold]{result.best_val_loss:.4f}[/] ± {result.best_val_loss_stderr:.4f} nats "
+            f"at step {result.best_step}/{result.steps} ({result.stop_reason}, "
+            f"{result.epochs:.1f} epochs, {result.tokens_per_s:,.0f} tok/s on {result.device})"
+        )
+        con.print(
+            f"L_1 = {result.per_position_loss[0]:.3f}, L_{result.context} = "
+            f"{result.per_position_loss[-1]:.3f} nats; {result.params_non_embedding:,} "
+            f"non-embedding parameters -> {path}"
+        )
+
+    @app.command("sweep")
+    def sweep_cmd(
+        corpus: CorpusArg = None,
+        P: Annotated[
+            str, typer.Option("--P", "-P", help="Training sizes: 4096,16384 or 2^12:2^20[:step].")
+        ] = "2^12:2^16",
+        context: Annotated[str, typer.Option(help="Context(s) T, comma-separated.")] = "64",
+        tokenizer: Tokenizer = None,
+        seeds: Annotated[int, typer.Option(help="Seeds per grid point (0..seeds-1).")] = 1,
+        lr: Annotated[str, typer.Option(help="Learning rates, comma-separated.")] = "1e-3,3e-3",
+        layers: Layers = 2,
+        width: Width = 64,
+        heads: Heads = 2,
+        arch: Arch = "gpt2",
+        positions: Positions = None,
+        mlp: Mlp = None,
+        untied: Untied = False,
+        dropout: Dropout = 0.0,
+        batch_size: Batch = 32,
+        max_epochs: MaxEpochs = 100.0,
+        max_steps: MaxSteps = 2000,
+        warmup: Warmup = 50,
+        patience: Patience = 4,
+        evals: Evals = 30,
+        eval_blocks: EvalBlocks = 256,
+        final_eval_blocks: FinalBlocks = 4096,
+        device: Device = "auto",
+        compile: Compile = False,
+        threads: Threads = None,
+        workers: Annotated[int, typer.Option(help="Runs in parallel processes.")] = 1,
+        fit_window: Annotated[
+            str | None, typer.Option(help="P range for the alpha_D fit, e.g. 2^14:2^20.")
+        ] = None,
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the fits.")] = 1000,
+        out: Out = Path("sweep-out"),
+    ) -> None:
+        """Train a grid over P, context, learning rate and seed; measure alpha_D.
+
+        Each finished run goes to OUT/runs/<run-id>.json once; repeating the command
+        skips finished runs. OUT/sweep.json: runs, curve {P, loss} (best lr per P,
+        seed mean), per-position losses L_n(P), alpha_D with bootstrap 95% interval.
+
+        Example: scalinglab sweep ts.txt --tokenizer char --P 2^12:2^20 --lr 1e-3,3e-3 --out sw
+        """
+        opts = dict(locals(), threads=None)
+        from .. import corpus as corpus_mod
+        from ..errors import UserError
+        from .sweep import parse_float_list, parse_int_list, run_sweep
+
+        window = None
+        if fit_window:
+            lo_hi = fit_window.split(":")
+            if len(lo_hi) != 2:
+                raise UserError(f"--fit-window takes LO:HI, got {fit_window!r}")
+            window = (parse_int_list(lo_hi[0])[0], parse_int_list(lo_hi[1])[0])
+        model, tr = _settings(opts)
+        c = corpus_mod.resolve(corpus, tokenizer)
+        result = run_sweep(
+            c,
+            out,
+            parse_int_list(P),
+            parse_int_list(context),
+            parse_float_list(lr),
+            seeds,
+            model=model,
+            train=tr,
+            workers=workers,
+            threads=threads,
+            fit_window=window,
+            n_boot=bootstrap,
+        )
+        _print_sweep(result.to_dict(), out)
+
+
+def _print_sweep(res: dict[str, Any], out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    curve = res["curve"]
+    table = Table(title=f"data-limited loss curve ({res['corpus']['source']})")
+    for col in ("P", "loss (nats)", "± stderr", "T", "best lr", "seeds", "converged"):
+        table.add_column(col, justify="right")
+    for i, P in enumerate(curve["P"]):
+        table.add_row(
+            f"{P:,}",
+            f"{curve['loss'][i]:.4f}",
+            f"{curve['stderr'][i]:.4f}",
+            str(curve["context"][i]),
+            f"{curve['lr'][i]:g}",
+            str(curve["seeds"][i]),
+            "yes" if curve["converged"][i] else "[yellow]no[/]",
+        )
+    con.print(table)
+    a = res["alpha_D"]
+    for form in ("no_offset", "with_offset"):
+        f = a.get(form)
+        if f:
+            lo, hi = f["alpha_ci95"]
+            extra = f", E = {f['E']:.3f}" if form == "with_offset" else ""
+            con.print(
+                f"alpha_D ({form.replace('_', ' ')}): [bold]{f['alpha']:.3f}[/] ± "
+                f"{f['alpha_stderr']:.3f}, 95% CI \\[{lo:.3f}, {hi:.3f}]{extra} "
+                f"(P {f['window'][0]:,}..{f['window'][1]:,}, {f['n_points']} points)"
+            )
+    for w in res["warnings"]:
+        con.print(f"[yellow]warning:[/] {w}")
+    con.print(
+        f"{len(res['runs_trained'])} runs trained, {len(res['runs_reused'])} reused, "
+        f"{res['wall_time_s']:.0f} s -> {out / 'sweep.json'}"
+    )

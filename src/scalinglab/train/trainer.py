@@ -1,0 +1,532 @@
+"""Data-limited training: one model, exactly P training tokens, best held-out loss.
+
+Recipe (arXiv 2602.07488, section 1.5 of the reference):
+
+- data: a contiguous slice of P tokens of the corpus's training split, at an
+  offset drawn from the seed; every epoch cuts it into non-overlapping blocks
+  of T + 1 tokens at a random phase and visits them in random order;
+- optimiser: AdamW (betas 0.9, 0.95; weight decay on matrices only), linear
+  warmup then cosine decay to ``min_lr_ratio * lr`` over the planned steps,
+  gradient clipping;
+- budget: ``min(max_epochs * steps_per_epoch, max_steps)`` optimiser steps;
+- early stopping: the held-out loss is measured at log-spaced steps on a fixed
+  subset of the held-out split; training stops after ``patience`` evaluations
+  without improvement and the best weights are kept;
+- report: the best weights are evaluated on the full (capped) held-out set,
+  giving the loss L = mean_n L_n and the per-position losses
+
+      L_n = - < log p_theta(x_{n+1} | x_1 .. x_n) >   (nats),
+
+  where n = 1..T counts the tokens the position sees (array index n - 1).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..corpus.core import TokenCorpus
+from ..errors import UserError
+from .model import GPT, ModelConfig
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines one data-limited run besides the model shape.
+
+    Attributes
+    ----------
+    P : int
+        Training tokens (the slice of the training split the model ever sees).
+    context : int
+        Sequence length T of training and evaluation blocks.
+    seed : int
+        Seeds the slice offset, the batch order and the initialisation.
+    lr : float
+        Peak learning rate.
+    batch_size : int
+        Sequences per optimiser step (fewer when the slice holds fewer blocks).
+    max_epochs : float
+        Passes over the P tokens at most.
+    max_steps : int
+        Optimiser steps at most (the compute cap of one run).
+    warmup_steps : int
+        Linear warmup length (at most a tenth of the planned steps).
+    min_lr_ratio : float
+        Final learning rate of the cosine decay, as a fraction of ``lr``.
+    weight_decay, beta1, beta2, grad_clip : float
+        AdamW and clipping settings.
+    evals : int
+        Number of log-spaced evaluation points over the planned steps.
+    patience : int
+        Stop after this many evaluations without improvement (0: never stop early).
+    eval_blocks : int
+        Held-out blocks used for early stopping (a fixed, evenly spread subset).
+    final_eval_blocks : int
+        Held-out blocks (start stride >= 1) used to report the best model's losses.
+    device : {"auto", "cpu", "cuda", "mps"} or "cuda:K"
+        ``auto`` picks CUDA, then MPS, then CPU.
+    compile : bool
+        Wrap the model in ``torch.compile``.
+    threads : int or None
+        CPU threads for torch (None: leave torch's default).
+    """
+
+    P: int
+    context: int = 64
+    seed: int = 0
+    lr: float = 1e-3
+    batch_size: int = 32
+    max_epochs: float = 100.0
+    max_steps: int = 2000
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    evals: int = 30
+    patience: int = 4
+    eval_blocks: int = 256
+    final_eval_blocks: int = 4096
+    device: str = "auto"
+    compile: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = {
+            "P": self.P >= 2,
+            "context": self.context >= 1,
+            "lr": math.isfinite(self.lr) and self.lr > 0,
+            "batch_size": self.batch_size >= 1,
+            "max_epochs": math.isfinite(self.max_epochs) and self.max_epochs > 0,
+            "max_steps": self.max_steps >= 1,
+            "warmup_steps": self.warmup_steps >= 0,
+            "min_lr_ratio": 0 <= self.min_lr_ratio <= 1,
+            "evals": self.evals >= 1,
+            "patience": self.patience >= 0,
+            "eval_blocks": self.eval_blocks >= 1,
+            "final_eval_blocks": self.final_eval_blocks >= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise UserError(f"invalid training setting {bad[0]}={getattr(self, bad[0])}")
+        if self.context + 1 > self.P:
+            raise UserError(
+                f"context {self.context} needs blocks of {self.context + 1} tokens, "
+                f"more than P = {self.P}"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"threads must be >= 1, got {self.threads}")
+        resolve_device(self.device)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    """One finished data-limited run (all losses in nats per token).
+
+    ``per_position_loss[i]`` is L_n for n = i + 1 tokens seen; ``best_val_loss``
+    is its mean over positions, ``best_val_loss_stderr`` the standard error over
+    held-out blocks (corrected for overlapping blocks). ``history`` holds the
+    early-stopping evaluations (subset loss at each evaluated step).
+    """
+
+    P: int
+    context: int
+    seed: int
+    lr: float
+    offset: int
+    model: dict[str, Any]
+    train: dict[str, Any]
+    params: int
+    params_non_embedding: int
+    best_val_loss: float
+    best_val_loss_stderr: float
+    best_step: int
+    per_position_loss: list[float]
+    per_position_stderr: list[float]
+    steps: int
+    planned_steps: int
+    tokens_seen: int
+    epochs: float
+    stop_reason: str
+    converged: bool
+    eval_blocks: int
+    eval_tokens: int
+    history: dict[str, list[float]]
+    wall_time_s: float
+    train_time_s: float
+    eval_time_s: float
+    tokens_per_s: float
+    device: str
+    corpus: dict[str, Any]
+    software: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- device ------------------------------------------------------------------------------
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` -> CUDA if available, then MPS, then CPU; explicit names are checked."""
+    spec = str(spec).strip().lower()
+    base = spec.split(":", 1)[0]
+    if base not in DEVICES or (":" in spec and base != "cuda"):
+        raise UserError(f"unknown device {spec!r}; choose auto, cpu, cuda, cuda:K or mps")
+    mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if base == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if mps_ok else torch.device("cpu")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda requested but CUDA is not available")
+    if base == "mps" and not mps_ok:
+        raise UserError("device mps requested but MPS is not available")
+    return torch.device(spec)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return os.cpu_count() or 1
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return nullcontext()
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def slice_offset(n_train: int, P: int, seed: int) -> int:
+    """Start of the P-token training slice: floor(u (n_train - P + 1)), u ~ U[0, 1) from ``seed``.
+
+    The same seed gives nearly nested slices for different P.
+    """
+    if P > n_train:
+        raise UserError(f"P = {P} exceeds the {n_train} tokens of the training split")
+    u = np.random.default_rng([seed, 0x51CE]).random()
+    return int(u * (n_train - P + 1))
+
+
+def eval_starts(n_heldout: int, block: int, max_blocks: int) -> np.ndarray:
+    """Sorted starts of the fixed held-out evaluation blocks of ``block`` tokens.
+
+    Every start when there are at most ``max_blocks`` of them, otherwise a
+    uniform sample without replacement drawn with a fixed seed, so that every
+    run is scored on the same blocks. (Evenly strided starts with a stride
+    0 < s < T would make positions n and n + s score the same targets, leaving
+    a period-s ripple in the per-position losses.)
+    """
+    n_starts = n_heldout - block + 1
+    if n_starts < 1:
+        raise UserError(
+            f"the held-out split has {n_heldout} tokens, fewer than one block of {block}"
+        )
+    if n_starts <= max_blocks:
+        return np.arange(n_starts, dtype=np.int64)
+    rng = np.random.default_rng(0xE7A1)
+    return np.sort(rng.choice(n_starts, size=max_blocks, replace=False)).astype(np.int64)
+
+
+def _blocks(data: torch.Tensor, starts: np.ndarray, length: int) -> torch.Tensor:
+    idx = torch.from_numpy(starts)[:, None] + torch.arange(length)
+    return data[idx.to(data.device)]
+
+
+@torch.no_grad()
+def per_position_losses(
+    model: torch.nn.Module,
+    data: torch.Tensor,
+    starts: np.ndarray,
+    context: int,
+    batch_size: int = 128,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Per-block, per-position cross-entropy of ``model`` (nats), shape (blocks, T).
+
+    Block b predicts ``data[s_b + 1 : s_b + T + 1]`` from ``data[s_b : s_b + T]``;
+    the whole matrix is returned so that callers can form means and standard errors.
+    """
+    was_training = model.training
+    model.eval()
+    device = device or data.device
+    out = np.empty((starts.size, context), dtype=np.float64)
+    for i in range(0, starts.size, batch_size):
+        xy = _blocks(data, starts[i : i + batch_size], context + 1)
+        with _autocast(device):
+            logits = model(xy[:, :-1])
+        loss = F.cross_entropy(logits.float().transpose(1, 2), xy[:, 1:], reduction="none")
+        out[i : i + xy.shape[0]] = loss.double().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def eval_steps(planned: int, n: int) -> np.ndarray:
+    """Up to ``n`` distinct log-spaced steps in [1, planned], always including ``planned``."""
+    pts = np.unique(np.round(np.geomspace(1, planned, n)).astype(np.int64))
+    return np.union1d(pts, [planned])
+
+
+def lr_at(step: int, cfg: TrainConfig, planned: int) -> float:
+    """Linear warmup to ``lr`` then cosine decay to ``min_lr_ratio * lr`` at ``planned``."""
+    warm = min(cfg.warmup_steps, planned // 10)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    frac = (step - warm) / max(1, planned - warm)
+    floor = cfg.min_lr_ratio * cfg.lr
+    return floor + 0.5 * (cfg.lr - floor) * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    kw: dict[str, Any] = {"fused": True} if device.type == "cuda" else {}
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kw)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]
+
+
+def train(
+    corpus: TokenCorpus,
+    cfg: TrainConfig,
+    model_cfg: ModelConfig | dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+) -> RunResult:
+    """Train one model on exactly ``cfg.P`` tokens of ``corpus`` and report its best loss.
+
+    Parameters
+    ----------
+    corpus : TokenCorpus
+        Training tokens come from ``corpus.train``, evaluation from ``corpus.heldout``.
+    cfg : TrainConfig
+        P, context, seed, learning rate, budget and device.
+    model_cfg : ModelConfig or dict, optional
+        Model shape; ``vocab_size`` and ``context`` are taken from the corpus and
+        ``cfg`` (a dict may hold any other :class:`ModelConfig` field).
+    progress : callable, optional
+        Called as ``progress(step, planned_steps, {"val_loss": ..., "train_loss": ...})``
+        after every evaluation.
+
+    Returns
+    -------
+    RunResult
+        Best held-out loss (nats/token) with its standard error, per-position
+        losses L_n (n = 1..T), steps, tokens seen, timings.
+
+    Raises
+    ------
+    UserError
+        P larger than the training split, context + 1 larger than P, a held-out
+        split shorter than one block, or an unavailable device.
+    """
+    t_start = time.perf_counter()
+    mc = _model_config(model_cfg, corpus.vocab_size, cfg.context)
+    n_train = int(corpus.split_index)
+    offset = slice_offset(n_train, cfg.P, cfg.seed)
+    heldout = corpus.heldout
+    final_starts = eval_starts(heldout.size, cfg.context + 1, cfg.final_eval_blocks)
+    pick = np.unique(np.linspace(0, final_starts.size - 1, min(cfg.eval_blocks, final_starts.size)))
+    stop_starts = final_starts[pick.astype(np.int64)]
+    device = resolve_device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng([cfg.seed, 0xDA7A])
+    train_data = torch.from_numpy(np.asarray(corpus.train[offset : offset + cfg.P], dtype=np.int64))
+    eval_data = torch.from_numpy(np.asarray(heldout, dtype=np.int64))
+    train_data, eval_data = train_data.to(device), eval_data.to(device)
+
+    model = GPT(mc).to(device)
+    params, params_ne = model.num_params(), model.num_params(non_embedding=True)
+    fwd = torch.compile(model) if cfg.compile else model
+    opt = _optimizer(model, cfg, device)
+
+    T = cfg.context
+    # Blocks per epoch at the least favourable phase, hence the batch and steps per epoch.
+    min_blocks = (cfg.P - T) // T if cfg.P >= 2 * T else 1
+    batch = min(cfg.batch_size, min_blocks)
+    planned = int(max(1, min(cfg.max_steps, math.ceil(cfg.max_epochs * min_blocks / batch))))
+    evals = set(eval_steps(planned, cfg.evals).tolist())
+
+    hist: dict[str, list[float]] = {"step": [], "val_loss": [], "train_loss": [], "lr": []}
+    best = (math.inf, 0)
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evals, stop_reason = 0, "max_steps" if planned == cfg.max_steps else "max_epochs"
+    step, n_running = 0, 0
+    stream = BlockStream(cfg.P, T, rng)
+    running: torch.Tensor | float = 0.0
+    train_time = eval_time = 0.0
+    tokens_seen = 0
+    model.train()
+    t_train = time.perf_counter()
+    while step < planned:
+        xy = _blocks(train_data, stream.take(batch), T + 1)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg, planned)
+        with _autocast(device):
+            logits = fwd(xy[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), xy[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        tokens_seen += xy.shape[0] * T
+        running = running + loss.detach()  # summed on the device: no host sync per step
+        n_running += 1
+        if step in evals:
+            train_time += time.perf_counter() - t_train
+            t_eval = time.perf_counter()
+            losses = per_position_losses(model, eval_data, stop_starts, T, device=device)
+            val = float(losses.mean())
+            eval_time += time.perf_counter() - t_eval
+            hist["step"].append(step)
+            hist["val_loss"].append(val)
+            hist["train_loss"].append(float(running) / n_running)
+            hist["lr"].append(opt.param_groups[0]["lr"])
+            running, n_running = 0.0, 0
+            if not math.isfinite(val):
+                stop_reason = "diverged"
+                break
+            if val < best[0] - 1e-4:
+                best, bad_evals = (val, step), 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_evals += 1
+            if progress is not None:
+                progress(step, planned, {"val_loss": val, "train_loss": hist["train_loss"][-1]})
+            if cfg.patience and bad_evals >= cfg.patience:
+                stop_reason = "early_stopping"
+                break
+            t_train = time.perf_counter()
+    else:
+        train_time += time.perf_counter() - t_train
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    t_eval = time.perf_counter()
+    losses = per_position_losses(model, eval_data, final_starts, T, device=device)
+    eval_time += time.perf_counter() - t_eval
+    mean, stderr, pos, pos_err = _summarise(losses, int(heldout.size), T)
+    wall = time.perf_counter() - t_start
+    return RunResult(
+        P=cfg.P,
+        context=T,
+        seed=cfg.seed,
+        lr=cfg.lr,
+        offset=offset,
+        model=mc.to_dict(),
+        train=cfg.to_dict(),
+        params=params,
+        params_non_embedding=params_ne,
+        best_val_loss=mean,
+        best_val_loss_stderr=stderr,
+        best_step=best[1],
+        per_position_loss=pos.tolist(),
+        per_position_stderr=pos_err.tolist(),
+        steps=step,
+        planned_steps=planned,
+        tokens_seen=tokens_seen,
+        epochs=tokens_seen / cfg.P,
+        stop_reason=stop_reason,
+        converged=stop_reason == "early_stopping"
+        or (bool(hist["step"]) and best[1] < hist["step"][-1]),
+        eval_blocks=int(final_starts.size),
+        eval_tokens=int(final_starts.size * T),
+        history=hist,
+        wall_time_s=wall,
+        train_time_s=train_time,
+        eval_time_s=eval_time,
+        tokens_per_s=tokens_seen / train_time if train_time > 0 else float("nan"),
+        device=str(device),
+        corpus=corpus.describe(),
+        software={"torch": torch.__version__, "python": platform.python_version()},
+    )
+
+
+def _model_config(
+    model_cfg: ModelConfig | dict[str, Any] | None, vocab: int, T: int
+) -> ModelConfig:
+    d = model_cfg.to_dict() if isinstance(model_cfg, ModelConfig) else dict(model_cfg or {})
+    d.update(vocab_size=vocab, context=T)
+    return ModelConfig.from_dict(d)
+
+
+class BlockStream:
+    """Starts of training blocks of T + 1 tokens inside a slice of P tokens, epoch after epoch.
+
+    Every epoch cuts the slice into non-overlapping blocks at a random phase in
+    [0, T) and appends them in random order; batches are taken from the front,
+    so each block is visited exactly once per epoch and batches keep one size.
+    """
+
+    def __init__(self, P: int, T: int, rng: np.random.Generator):
+        self.P, self.T, self.rng = P, T, rng
+        self.buffer = np.zeros(0, dtype=np.int64)
+        self.epochs = 0
+
+    def epoch(self) -> np.ndarray:
+        """One epoch's block starts (random phase, random order)."""
+        phase = int(self.rng.integers(self.T)) if self.P >= 2 * self.T else 0
+        count = (self.P - 1 - phase) // self.T
+        return phase + self.T * self.rng.permutation(count).astype(np.int64)
+
+    def take(self, batch: int) -> np.ndarray:
+        while self.buffer.size < batch:
+            self.buffer = np.concatenate([self.buffer, self.epoch()])
+            self.epochs += 1
+        out, self.buffer = self.buffer[:batch], self.buffer[batch:]
+        return out
+
+
+def _summarise(
+    losses: np.ndarray, n_heldout: int, T: int
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Mean loss, its standard error, per-position means and standard errors.
+
+    Per-position targets of distinct blocks are distinct tokens, so those errors
+    use every block. Blocks overlap when there are more than H / T of them
+    (H held-out tokens), so the error of the overall mean uses
+    n_eff = min(n_blocks, H / T) independent blocks.
+    """
+    nb = losses.shape[0]
+    pos = losses.mean(axis=0)
+    if nb < 2:
+        return float(pos.mean()), float("nan"), pos, np.full(T, np.nan)
+    pos_err = losses.std(axis=0, ddof=1) / math.sqrt(nb)
+    n_eff = max(1.0, min(nb, n_heldout / T))
+    err = float(losses.mean(axis=1).std(ddof=1) / math.sqrt(n_eff))
+    return float(pos.mean()), err, pos, pos_err
