@@ -6,29 +6,42 @@ statistics) and a ``generate_*`` function writing a TokenCorpus whose
 truth in ``DIR/truth.json``.
 """
 
-from . import groups, markov, prng, rhm
+from . import groups, ladder, markov, pcfg, prng, rhm, walks
 from .groups import Group, generate_group, group
+from .ladder import KGramModel, generate_ladder
 from .markov import MarkovChain, PowerLawSource, generate_markov, generate_powerlaw, random_chain
+from .pcfg import VaryingTreePCFG, generate_pcfg
 from .prng import generate_lcg, generate_pcg, lcg, pcg
 from .rhm import RandomHierarchyModel, generate_rhm
+from .walks import GraphWalk, generate_walk, random_graph
 
 __all__ = [
     "Group",
+    "GraphWalk",
+    "KGramModel",
     "MarkovChain",
     "PowerLawSource",
     "RandomHierarchyModel",
+    "VaryingTreePCFG",
     "generate_group",
+    "generate_ladder",
     "generate_lcg",
     "generate_markov",
+    "generate_pcfg",
     "generate_pcg",
-    "generate_rhm",
     "generate_powerlaw",
+    "generate_rhm",
+    "generate_walk",
     "group",
     "groups",
+    "ladder",
     "lcg",
     "markov",
+    "pcfg",
     "pcg",
     "prng",
-    "rhm",
     "random_chain",
+    "random_graph",
+    "rhm",
+    "walks",
 ]

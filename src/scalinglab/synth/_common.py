@@ -4,6 +4,7 @@ walkers and writing a generated token array as a TokenCorpus with its truth."""
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,11 @@ def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     return -t.sum(axis=axis)
+
+
+def nats_bits(h: float) -> dict[str, float]:
+    """An entropy in nats and in bits."""
+    return {"nats": float(h), "bits": float(h) / math.log(2)}
 
 
 def token_dtype(vocab_size: int) -> np.dtype:

@@ -70,6 +70,7 @@ from ._common import (
     check_float,
     check_int,
     entropy,
+    nats_bits,
     npy_bytes,
     run_walkers,
     segment_layout,
@@ -456,10 +457,7 @@ class MarkovChain:
             "kind": "markov",
             "vocab_size": self.vocab_size,
             "order": self.order,
-            "entropy_rate": {
-                "nats": self.entropy_rate(),
-                "bits": self.entropy_rate() / math.log(2),
-            },
+            "entropy_rate": nats_bits(self.entropy_rate()),
             "H_n": {
                 "n": list(range(n_max + 1)),
                 "nats": hn.tolist(),

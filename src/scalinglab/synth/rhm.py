@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ._common import as_rng, check_int, npy_bytes, write_synthetic
+from ._common import as_rng, check_int, nats_bits, npy_bytes, write_synthetic
 
 __all__ = ["RandomHierarchyModel", "generate_rhm"]
 
@@ -398,10 +398,7 @@ class RandomHierarchyModel:
             "sequence_length": self.seq_len,
             "num_sequences": str(self.num_sequences),
             "log10_num_sequences": math.log10(self.n_c) + self.num_internal * math.log10(self.m),
-            "entropy_rate": {
-                "nats": self.entropy_rate(),
-                "bits": self.entropy_rate() / math.log(2),
-            },
+            "entropy_rate": nats_bits(self.entropy_rate()),
             "beta": self.beta,
             "beta_formula": "ln m / ln s",
             "separator_token": self.v,
