@@ -93,15 +93,6 @@ def fsum(c: np.ndarray) -> np.ndarray:
     return out
 
 
-def _nonzero(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``np.flatnonzero(mask)`` in ``dtype``, built in chunks (no int64 temporary of size N)."""
-    parts = []
-    for start in range(0, mask.size, _CHUNK):  # chunks, not tokens
-        idx = np.flatnonzero(mask[start : start + _CHUNK])
-        parts.append((idx + start).astype(dtype, copy=False))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-
 def _equal_positions(lcp: np.ndarray, value: int, dtype: np.dtype) -> np.ndarray:
     """Sorted positions ``k`` with ``lcp[k] == value``, scanned in chunks."""
     parts = []

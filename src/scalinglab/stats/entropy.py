@@ -64,7 +64,7 @@ __all__ = [
 ESTIMATORS = ("grassberger", "miller-madow", "plugin")
 
 #: Default cap on training tokens: the suffix array of 1e8 tokens needs about
-#: 17 bytes per token at peak (benchmarks/entropy.py), 1.7 GB.
+#: 20 bytes per token at peak (benchmarks/entropy.py: 19.5 B/token at 1e7), 2 GB.
 DEFAULT_MAX_TOKENS = 100_000_000
 
 #: Size of the pseudo-documents used to subsample a single-document corpus.
