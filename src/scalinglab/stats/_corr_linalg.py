@@ -1,0 +1,211 @@
+"""Norms of the lag-n covariance ``C = J / M - pL pR^T`` from sparse pair counts.
+
+``J`` is the sparse joint count matrix, ``M`` the number of pairs and ``pL``,
+``pR`` the left and right marginals. Rows and columns of symbols that never
+occur are zero in ``C`` and are dropped first. The operator norm comes from a
+dense SVD when the active block is small (exact to rounding), and otherwise
+from ARPACK Lanczos (``scipy.sparse.linalg.svds``) on the implicit operator
+``x -> J x / M - pL (pR . x)``: a sparse product plus a rank-one correction,
+never a dense ``V x V`` matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._corr_count import PairCounts
+
+#: Dense SVD when ``rows * cols * min(rows, cols)`` is at most this (a 256^3 flop scale).
+DENSE_SVD_WORK = 1 << 24
+
+
+@dataclass
+class Spectrum:
+    """Top of the singular spectrum of ``C`` and the Frobenius norm.
+
+    Attributes
+    ----------
+    values : np.ndarray
+        The largest singular values, descending (at least the top one).
+    u, v : np.ndarray
+        Top left / right singular vectors, length ``V`` (zero on absent symbols).
+    frobenius : float
+        ``||C||_F``.
+    pairs : int
+        ``M``.
+    method : str
+        ``"dense"`` (LAPACK) or ``"arpack"``.
+    converged : bool
+        False when ARPACK stopped before its tolerance (the values are then its
+        best Ritz estimates).
+    """
+
+    values: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    frobenius: float
+    pairs: int
+    method: str
+    converged: bool = True
+
+    @property
+    def operator_norm(self) -> float:
+        return float(self.values[0]) if self.values.size else 0.0
+
+
+def marginals(table: PairCounts) -> tuple[np.ndarray, np.ndarray, int]:
+    """Left and right symbol frequencies ``pL``, ``pR`` (length ``V``) and ``M``."""
+    m = table.pairs
+    if m == 0:
+        z = np.zeros(table.vocab_size)
+        return z, z.copy(), 0
+    return table.left_counts() / m, table.right_counts() / m, m
+
+
+def frobenius_norm(table: PairCounts, pl: np.ndarray, pr: np.ndarray) -> float:
+    """``||J/M - pL pR^T||_F`` from the sparse counts.
+
+    Split over the cells that occur and those that do not::
+
+        ||C||_F^2 = sum_{(i,j) in nz} (J_ij / M - pL_i pR_j)^2
+                  + sum_i pL_i^2 (sum_j pR_j^2 - sum_{j : (i,j) in nz} pR_j^2)
+
+    The first sum has no cancellation; the second is the exact mass of the
+    rank-one term on the empty cells, accumulated row by row.
+    """
+    m = table.pairs
+    if m == 0:
+        return 0.0
+    rows, cols = table.rows, table.cols
+    prc = pr[cols]
+    diff = table.counts / m - pl[rows] * prc
+    occupied = float(np.dot(diff, diff))
+    row_mass = np.bincount(rows, weights=prc * prc, minlength=table.vocab_size)
+    empty = float(np.dot(pl * pl, np.maximum(np.dot(pr, pr) - row_mass, 0.0)))
+    return float(np.sqrt(occupied + empty))
+
+
+def spectrum(
+    table: PairCounts,
+    k: int = 1,
+    *,
+    tol: float = 0.0,
+    seed: int = 0,
+    vectors: bool = True,
+    dense_work: int = DENSE_SVD_WORK,
+) -> Spectrum:
+    """Top ``k`` singular values and vectors of ``C`` plus ``||C||_F``.
+
+    Parameters
+    ----------
+    table : PairCounts
+        Joint counts of one lag.
+    k : int
+        Number of singular values wanted (``>= 1``).
+    tol : float
+        ARPACK relative tolerance (0: machine precision).
+    seed : int
+        Seeds ARPACK's starting vector (results are deterministic).
+    vectors : bool
+        Compute the top singular vectors (else ``u`` and ``v`` are zero).
+    dense_work : int
+        Use a dense SVD when ``rows * cols * min(rows, cols) <= dense_work``
+        (counted on the symbols that occur).
+    """
+    pl, pr, m = marginals(table)
+    vsz = table.vocab_size
+    fro = frobenius_norm(table, pl, pr)
+    ra, ca = np.flatnonzero(pl > 0), np.flatnonzero(pr > 0)
+    nr, nc = ra.size, ca.size
+    u_full, v_full = np.zeros(vsz), np.zeros(vsz)
+    if m == 0 or nr == 0 or nc == 0:
+        return Spectrum(np.zeros(max(k, 1)), u_full, v_full, fro, m, "dense")
+    rmap = np.full(vsz, -1, dtype=np.int64)
+    rmap[ra] = np.arange(nr)
+    cmap = np.full(vsz, -1, dtype=np.int64)
+    cmap[ca] = np.arange(nc)
+    ri, ci = rmap[table.rows], cmap[table.cols]
+    data = table.counts / m
+    pla, pra = pl[ra], pr[ca]
+    kk = max(int(k), 1)
+    converged = True
+    if nr * nc * min(nr, nc) <= dense_work or kk >= min(nr, nc) - 1:
+        dense = -np.outer(pla, pra)
+        dense[ri, ci] += data
+        from scipy.linalg import svd, svdvals
+
+        if vectors:
+            uu, ss, vt = svd(dense, full_matrices=False, lapack_driver="gesdd")
+            vals, u, v = ss[:kk], uu[:, 0], vt[0]
+        else:
+            vals = svdvals(dense)[:kk]
+            u, v = np.zeros(nr), np.zeros(nc)
+        method = "dense"
+    else:
+        vals, u, v, converged = _arpack_top(ri, ci, data, pla, pra, kk, tol, seed)
+        method = "arpack"
+    if len(vals) < kk:
+        vals = np.concatenate([vals, np.zeros(kk - len(vals))])
+    # Fix the sign so that u . 1 >= 0 (singular vectors are defined up to a common sign).
+    if u.sum() < 0:
+        u, v = -u, -v
+    u_full[ra], v_full[ca] = u, v
+    return Spectrum(np.asarray(vals, float), u_full, v_full, fro, m, method, converged)
+
+
+def _arpack_top(ri, ci, data, pla, pra, k, tol, seed):
+    """Top ``k`` singular triplets of ``J/M - pL pR^T`` by Lanczos on the implicit operator."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
+
+    nr, nc = pla.size, pra.size
+    jm = csr_matrix((data, (ri, ci)), shape=(nr, nc))
+    jt = jm.T.tocsr()
+
+    def matvec(x):
+        x = np.ravel(x)
+        return jm @ x - pla * (pra @ x)
+
+    def rmatvec(y):
+        y = np.ravel(y)
+        return jt @ y - pra * (pla @ y)
+
+    def matmat(x):
+        return jm @ x - np.outer(pla, pra @ x)
+
+    def rmatmat(y):
+        return jt @ y - np.outer(pra, pla @ y)
+
+    op = LinearOperator(
+        (nr, nc), matvec=matvec, rmatvec=rmatvec, matmat=matmat, rmatmat=rmatmat, dtype=float
+    )
+    converged = True
+    try:
+        u, s, vt = svds(op, k=k, tol=tol, random_state=seed)
+    except ArpackNoConvergence:
+        converged = False
+        ncv = min(min(nr, nc), max(4 * k + 40, 60))
+        try:
+            u, s, vt = svds(
+                op, k=k, tol=max(tol, 1e-8), ncv=ncv, maxiter=50 * min(nr, nc), random_state=seed
+            )
+            converged = True
+        except ArpackNoConvergence as e:
+            # Best Ritz pairs of C^T C (or C C^T) that ARPACK reached.
+            lam, vec = np.asarray(e.eigenvalues), np.asarray(e.eigenvectors)
+            if lam.size == 0:
+                raise RuntimeError("ARPACK found no singular value of the covariance") from e
+            order = np.argsort(lam)[::-1][:k]
+            s = np.sqrt(np.maximum(lam[order], 0))
+            vec = vec[:, order]
+            if vec.shape[0] == nc:
+                vt = vec.T
+                u = np.column_stack([matvec(vt[i]) / max(s[i], 1e-300) for i in range(s.size)])
+            else:
+                u = vec
+                vt = np.vstack([rmatvec(u[:, i]) / max(s[i], 1e-300) for i in range(s.size)])
+    order = np.argsort(s)[::-1]
+    s, u, vt = s[order], u[:, order], vt[order]
+    return s, u[:, 0], vt[0], converged
