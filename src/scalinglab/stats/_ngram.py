@@ -153,15 +153,18 @@ class _View:
         )
 
 
-def _gap_of(bounds: np.ndarray, ranks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _gap_of(
+    bounds: np.ndarray, ranks: np.ndarray, n: int, g: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Boundaries ``(lo, hi)`` of the classes holding ``ranks``: ``lo < rank <= hi``.
 
     Sentinels: ``lo = -1`` before the first boundary, ``hi = n - 1`` after the last.
+    ``g`` may pass ``searchsorted(bounds, ranks)`` when it is already known.
     """
-    ranks = np.asarray(ranks, dtype=np.int64)
     if bounds.size == 0:
         return np.full(ranks.size, -1, np.int64), np.full(ranks.size, n - 1, np.int64)
-    g = np.searchsorted(bounds, ranks, side="left")
+    if g is None:  # same dtype on both sides, or searchsorted copies ``bounds``
+        g = np.searchsorted(bounds, np.asarray(ranks).astype(bounds.dtype), side="left")
     lo = bounds[np.maximum(g - 1, 0)].astype(np.int64)
     lo[g == 0] = -1
     hi = bounds[np.minimum(g, bounds.size - 1)].astype(np.int64)
@@ -174,7 +177,7 @@ def _split(bounds: np.ndarray, new: np.ndarray, n: int, views: list[_View]) -> n
     if new.size == 0:
         return bounds
     idx = np.searchsorted(bounds, new)
-    lo, hi = _gap_of(bounds, new, n)
+    lo, hi = _gap_of(bounds, new, n, g=idx)
     first = np.concatenate([[True], idx[1:] != idx[:-1]])
     last = np.concatenate([idx[1:] != idx[:-1], [True]])
     prev = np.where(first, lo, np.concatenate([[-1], new[:-1]]))
@@ -430,7 +433,8 @@ def count_sweep(
             has = c_m > 0
             at_end = np.zeros(H, dtype=bool)
             at_end[has] = sa[qlo[has]] == N - m  # the training stream ends with this m-gram
-            inside = np.searchsorted(new, np.maximum(qhi - 1, qlo)) - np.searchsorted(new, qlo)
+            a = np.searchsorted(new, qlo.astype(new.dtype))
+            inside = np.searchsorted(new, np.maximum(qhi - 1, qlo).astype(new.dtype)) - a
             n1p_prev = np.where(has, inside + 1, 0) - at_end
             ctx_prev = c_m - at_end
         if on_level is not None:
