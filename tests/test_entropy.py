@@ -246,6 +246,17 @@ def test_subsampling_by_documents_warns():
     assert any("max_tokens" in w for w in r.warnings)
 
 
+def test_block_entropy_and_progress_path():
+    rng = np.random.default_rng(4)
+    p = np.array([0.6, 0.3, 0.1])
+    x = rng.choice(3, size=200_000, p=p)
+    r = entropy(x, max_n=3, progress=True, n_boot=20)
+    h0 = float(-(p * np.log(p)).sum())
+    # iid: the block entropy of m-grams is m H_0
+    assert np.allclose(r.block_entropy[1:5], h0 * np.arange(1, 5), atol=0.01)
+    assert r.block_entropy[0] == 0.0
+
+
 def test_save_writes_json_and_png(tmp_path, order3_result):
     _, r = order3_result
     path = r.save(tmp_path / "out")

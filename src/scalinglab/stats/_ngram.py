@@ -257,6 +257,16 @@ class SweepResult:
         """Number of distinct m-grams, m = 0 .. max_n + 1."""
         return self.block_sums[:, DISTINCT].astype(np.int64)
 
+    @property
+    def block_entropy(self) -> np.ndarray:
+        """Plug-in entropy of the m-grams, ``log N_m - S_m / N_m`` nats, m = 0 .. max_n + 1."""
+        nm = self.n_train - np.arange(self.block_sums.shape[0]) + 1.0
+        nm[0] = self.n_train
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = np.log(nm) - self.block_sums[:, S_LOG] / nm
+        h[0] = 0.0
+        return np.where(nm > 0, h, np.nan)
+
 
 def _batch_stderr(x: np.ndarray, max_batches: int = 50) -> float:
     """Standard error of the mean of a serially correlated series by batch means."""

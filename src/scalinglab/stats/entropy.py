@@ -403,6 +403,7 @@ class EntropyResult:
     prefix_estimates: np.ndarray
     discount: np.ndarray
     distinct_ngrams: np.ndarray
+    block_entropy: np.ndarray
     gamma: GammaFit
     gamma_offset: GammaFit | None
     train_tokens: int
@@ -465,6 +466,7 @@ class EntropyResult:
             },
             "kn_discount": self.discount,
             "distinct_ngrams": self.distinct_ngrams,
+            "block_entropy": self.block_entropy,
             "gamma_offset": self.gamma_offset.to_dict() if self.gamma_offset else None,
             "train_tokens": self.train_tokens,
             "heldout_targets": self.heldout_targets,
@@ -854,6 +856,7 @@ def entropy(
         prefix_estimates=rows,
         discount=sweep.discount,
         distinct_ngrams=sweep.distinct,
+        block_entropy=sweep.block_entropy,
         gamma=gamma,
         gamma_offset=gamma_offset,
         train_tokens=n_train,
