@@ -1,0 +1,105 @@
+"""The ``scalinglab synth`` verbs: corpora written, one-line errors for bad parameters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import scalinglab as sl
+from scalinglab.cli import main
+
+
+def _run(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["markov", "--vocab", "16", "--tokens", "20000", "--max-lag", "4"],
+        ["powerlaw", "--vocab", "8", "--beta", "0.7", "--tokens", "20000"],
+        ["rhm", "-v", "8", "-m", "2", "-s", "2", "-L", "3", "--train", "100", "--test", "20"],
+        ["pcfg", "-v", "8", "--f", "0.25", "-L", "3", "--sequences", "100"],
+        [
+            "walk",
+            "--graph",
+            "ba",
+            "--nodes",
+            "100",
+            "--attach",
+            "2",
+            "--tokens",
+            "20000",
+            "--bias",
+            "0.5",
+        ],
+        [
+            "lcg",
+            "-m",
+            "1024",
+            "--pairs",
+            "8",
+            "--seq-len",
+            "16",
+            "--base",
+            "4",
+            "--test-pairs",
+            "2",
+        ],
+        ["pcg", "--bits", "128", "--output", "xsl-rr", "--sequences", "4", "--seq-len", "8"],
+        ["group", "--group", "alternating", "--n", "4"],
+    ],
+)
+def test_synth_verbs_write_a_corpus_with_truth(tmp_path, args):
+    out = tmp_path / args[0]
+    assert _run(["synth", *args, "--out", str(out), "--seed", "3"]) == 0
+    corpus = sl.corpus.load(out)
+    assert corpus.meta["generator"]["kind"] == args[0] and corpus.meta["generator"]["seed"] == 3
+    assert json.loads((out / "truth.json").read_text())["kind"] == args[0]
+
+
+def test_synth_ladder_verb(tmp_path):
+    base = sl.corpus.TokenCorpus.from_array([0, 1, 2, 1, 0, 2, 2, 1] * 200, vocab_size=3)
+    src = base.save(tmp_path / "src")
+    out = tmp_path / "lad"
+    assert (
+        _run(
+            [
+                "synth",
+                "ladder",
+                str(src.path),
+                "--orders",
+                "1,2",
+                "--tokens",
+                "1000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (out / "ladder.json").is_file() and sl.corpus.load(out / "k2").num_tokens == 1000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rhm", "-v", "4", "-m", "5"],
+        ["rhm", "-v", "4", "-m", "2", "--classes", "5"],
+        ["lcg", "-m", "1000", "--pairs", "100000"],
+        ["pcg", "--bits", "32"],
+        ["group", "--group", "klein"],
+        ["markov", "--vocab", "1"],
+        ["ladder", "/nonexistent/corpus", "--orders", "2"],
+        ["ladder", "/nonexistent/corpus", "--orders", "x"],
+    ],
+)
+def test_bad_parameters_exit_2_with_one_line(tmp_path, capsys, args):
+    assert _run(["synth", *args, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
