@@ -5,6 +5,7 @@ torch is imported inside the verbs only, so ``scalinglab --help`` stays fast.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,67 +21,116 @@ Tokenizer = Annotated[
     str | None,
     typer.Option(help="Tokenizer for a raw source: char, byte, bpe:N or a tokenizer.json."),
 ]
-Layers = Annotated[int, typer.Option("--layers", help="Transformer blocks L.")]
-Width = Annotated[int, typer.Option("--width", help="Model width d.")]
-Heads = Annotated[int, typer.Option("--heads", help="Attention heads (divide the width).")]
-Arch = Annotated[str, typer.Option(help="gpt2 (pre-LN, GELU) or llama (RMSNorm, rotary, SwiGLU).")]
-Positions = Annotated[
-    str | None, typer.Option(help="learned or rotary (default: the architecture's).")
-]
-Mlp = Annotated[
-    str | None, typer.Option(help="gelu, relu or swiglu (default: the architecture's).")
-]
-Untied = Annotated[bool, typer.Option("--untied", help="Separate input and output embeddings.")]
-Dropout = Annotated[float, typer.Option(help="Dropout probability (0: rely on early stopping).")]
-Batch = Annotated[int, typer.Option(help="Sequences per optimiser step.")]
-MaxEpochs = Annotated[float, typer.Option(help="Passes over the P tokens at most.")]
-MaxSteps = Annotated[int, typer.Option(help="Optimiser steps at most per run.")]
-Warmup = Annotated[int, typer.Option(help="Linear warmup steps (at most 10% of the run).")]
-Patience = Annotated[
-    int, typer.Option(help="Stop after this many evaluations without improvement (0: never).")
-]
-Evals = Annotated[int, typer.Option(help="Log-spaced evaluations over a run.")]
-EvalBlocks = Annotated[int, typer.Option(help="Held-out blocks for early stopping.")]
-FinalBlocks = Annotated[
-    int, typer.Option(help="Held-out blocks for the reported (per-position) losses.")
-]
-Device = Annotated[
-    str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:K or mps.")
-]
-Compile = Annotated[bool, typer.Option("--compile", help="Use torch.compile.")]
-Threads = Annotated[int | None, typer.Option(help="CPU threads for torch (per worker in a sweep).")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
 
 
-_MODEL_KEYS = {
-    "layers": "n_layer",
-    "width": "n_embd",
-    "heads": "n_head",
-    "arch": "arch",
-    "positions": "positions",
-    "mlp": "mlp",
-    "dropout": "dropout",
-}
-_TRAIN_KEYS = (
-    "batch_size",
-    "max_epochs",
-    "max_steps",
-    "patience",
-    "evals",
-    "eval_blocks",
-    "final_eval_blocks",
-    "device",
-    "compile",
-    "threads",
-)
+def _opt(help: str, *names: str) -> typer.models.OptionInfo:
+    return typer.Option(*names, help=help)
 
 
-def _settings(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a verb's options into ModelConfig and TrainConfig fields."""
-    model = {field: opts[opt] for opt, field in _MODEL_KEYS.items()}
-    model["tie_embeddings"] = not opts["untied"]
-    train = {k: opts[k] for k in _TRAIN_KEYS}
-    train["warmup_steps"] = opts["warmup"]
+# Options shared by `train` and `sweep`: (name, type, option, default, config field).
+# "model." fields go to ModelConfig, "train." fields to TrainConfig.
+_SHARED: list[tuple[str, Any, typer.models.OptionInfo, Any, str]] = [
+    ("layers", int, _opt("Transformer blocks L."), 2, "model.n_layer"),
+    ("width", int, _opt("Model width d."), 64, "model.n_embd"),
+    ("heads", int, _opt("Attention heads (divide the width)."), 2, "model.n_head"),
+    (
+        "arch",
+        str,
+        _opt("gpt2 (pre-LN, GELU) or llama (RMSNorm, rotary, SwiGLU)."),
+        "gpt2",
+        "model.arch",
+    ),
+    (
+        "positions",
+        str | None,
+        _opt("learned or rotary (default: the architecture's)."),
+        None,
+        "model.positions",
+    ),
+    (
+        "mlp",
+        str | None,
+        _opt("gelu, relu or swiglu (default: the architecture's)."),
+        None,
+        "model.mlp",
+    ),
+    (
+        "untied",
+        bool,
+        _opt("Separate input and output embeddings.", "--untied"),
+        False,
+        "model.untied",
+    ),
+    (
+        "dropout",
+        float,
+        _opt("Dropout probability (0: rely on early stopping)."),
+        0.0,
+        "model.dropout",
+    ),
+    ("batch_size", int, _opt("Sequences per optimiser step."), 32, "train.batch_size"),
+    ("max_epochs", float, _opt("Passes over the P tokens at most."), 100.0, "train.max_epochs"),
+    ("max_steps", int, _opt("Optimiser steps at most per run."), 2000, "train.max_steps"),
+    (
+        "warmup",
+        int,
+        _opt("Linear warmup steps (at most 10% of the run)."),
+        50,
+        "train.warmup_steps",
+    ),
+    (
+        "patience",
+        int,
+        _opt("Stop after this many evaluations without improvement (0: never)."),
+        4,
+        "train.patience",
+    ),
+    ("evals", int, _opt("Log-spaced evaluations over a run."), 30, "train.evals"),
+    ("eval_blocks", int, _opt("Held-out blocks for early stopping."), 256, "train.eval_blocks"),
+    (
+        "final_eval_blocks",
+        int,
+        _opt("Held-out blocks for the reported (per-position) losses."),
+        4096,
+        "train.final_eval_blocks",
+    ),
+    (
+        "device",
+        str,
+        _opt("auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:K or mps."),
+        "auto",
+        "train.device",
+    ),
+    ("compile", bool, _opt("Use torch.compile.", "--compile"), False, "train.compile"),
+]
+
+
+def _with_shared_options(fn: Any) -> Any:
+    """Append the shared model/training options to a verb's signature (read by Typer).
+
+    The verb receives them in ``**shared``; :func:`_settings` turns them into configs.
+    """
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    extra = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[typ, option]
+        )
+        for name, typ, option, default, _ in _SHARED
+    ]
+    fn.__signature__ = sig.replace(parameters=own + extra)
+    return fn
+
+
+def _settings(shared: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split the shared options into ModelConfig and TrainConfig fields."""
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    for name, _t, _o, _d, target in _SHARED:
+        kind, field = target.split(".")
+        (model if kind == "model" else train)[field] = shared[name]
+    model["tie_embeddings"] = not model.pop("untied")
     return model, train
 
 
@@ -88,6 +138,7 @@ def register(app: typer.Typer) -> None:
     """Add ``train`` and ``sweep`` to the scalinglab app."""
 
     @app.command("train")
+    @_with_shared_options
     def train_cmd(
         corpus: CorpusArg = None,
         P: Annotated[
@@ -97,26 +148,9 @@ def register(app: typer.Typer) -> None:
         tokenizer: Tokenizer = None,
         seed: Annotated[int, typer.Option(help="Seed of slice offset, order and init.")] = 0,
         lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
-        layers: Layers = 2,
-        width: Width = 64,
-        heads: Heads = 2,
-        arch: Arch = "gpt2",
-        positions: Positions = None,
-        mlp: Mlp = None,
-        untied: Untied = False,
-        dropout: Dropout = 0.0,
-        batch_size: Batch = 32,
-        max_epochs: MaxEpochs = 100.0,
-        max_steps: MaxSteps = 2000,
-        warmup: Warmup = 50,
-        patience: Patience = 4,
-        evals: Evals = 30,
-        eval_blocks: EvalBlocks = 256,
-        final_eval_blocks: FinalBlocks = 4096,
-        device: Device = "auto",
-        compile: Compile = False,
-        threads: Threads = None,
+        threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
         out: Out = Path("train-out"),
+        **shared: Any,
     ) -> None:
         """Train one model on exactly P tokens and report its best held-out loss.
 
@@ -125,7 +159,6 @@ def register(app: typer.Typer) -> None:
 
         Example: scalinglab train shakespeare.txt --tokenizer char --P 2^16 --context 64 --out run1
         """
-        opts = dict(locals())
         from rich.console import Console
 
         from .. import corpus as corpus_mod
@@ -139,8 +172,8 @@ def register(app: typer.Typer) -> None:
             from ..errors import UserError
 
             raise UserError("train takes one P; use `scalinglab sweep` for a grid")
-        model, tr = _settings(opts)
-        cfg = TrainConfig(P=values[0], context=context, seed=seed, lr=lr, **tr)
+        model, tr = _settings(shared)
+        cfg = TrainConfig(threads=threads, P=values[0], context=context, seed=seed, lr=lr, **tr)
         c = corpus_mod.resolve(corpus, tokenizer)
         with make_progress() as prog:
             task = prog.add_task(f"training P={cfg.P}", total=None)
@@ -169,6 +202,7 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("sweep")
+    @_with_shared_options
     def sweep_cmd(
         corpus: CorpusArg = None,
         P: Annotated[
@@ -178,31 +212,16 @@ def register(app: typer.Typer) -> None:
         tokenizer: Tokenizer = None,
         seeds: Annotated[int, typer.Option(help="Seeds per grid point (0..seeds-1).")] = 1,
         lr: Annotated[str, typer.Option(help="Learning rates, comma-separated.")] = "1e-3,3e-3",
-        layers: Layers = 2,
-        width: Width = 64,
-        heads: Heads = 2,
-        arch: Arch = "gpt2",
-        positions: Positions = None,
-        mlp: Mlp = None,
-        untied: Untied = False,
-        dropout: Dropout = 0.0,
-        batch_size: Batch = 32,
-        max_epochs: MaxEpochs = 100.0,
-        max_steps: MaxSteps = 2000,
-        warmup: Warmup = 50,
-        patience: Patience = 4,
-        evals: Evals = 30,
-        eval_blocks: EvalBlocks = 256,
-        final_eval_blocks: FinalBlocks = 4096,
-        device: Device = "auto",
-        compile: Compile = False,
-        threads: Threads = None,
+        threads: Annotated[
+            int | None, typer.Option(help="CPU threads per worker (default: CPUs / workers).")
+        ] = None,
         workers: Annotated[int, typer.Option(help="Runs in parallel processes.")] = 1,
         fit_window: Annotated[
             str | None, typer.Option(help="P range for the alpha_D fit, e.g. 2^14:2^20.")
         ] = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the fits.")] = 1000,
         out: Out = Path("sweep-out"),
+        **shared: Any,
     ) -> None:
         """Train a grid over P, context, learning rate and seed; measure alpha_D.
 
@@ -212,7 +231,6 @@ def register(app: typer.Typer) -> None:
 
         Example: scalinglab sweep ts.txt --tokenizer char --P 2^12:2^20 --lr 1e-3,3e-3 --out sw
         """
-        opts = dict(locals(), threads=None)
         from .. import corpus as corpus_mod
         from ..errors import UserError
         from .sweep import parse_float_list, parse_int_list, run_sweep
@@ -223,7 +241,7 @@ def register(app: typer.Typer) -> None:
             if len(lo_hi) != 2:
                 raise UserError(f"--fit-window takes LO:HI, got {fit_window!r}")
             window = (parse_int_list(lo_hi[0])[0], parse_int_list(lo_hi[1])[0])
-        model, tr = _settings(opts)
+        model, tr = _settings(shared)
         c = corpus_mod.resolve(corpus, tokenizer)
         result = run_sweep(
             c,

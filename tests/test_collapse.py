@@ -1,0 +1,211 @@
+"""Collapse of per-position losses: exact scaling forms, a slow reference score, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalinglab._io import read_json, write_json
+from scalinglab.errors import UserError
+from scalinglab.report.collapse import collapse, collapse_score, per_position_block, rescale
+
+BETA, GAMMA = 0.9, 0.3
+P = np.geomspace(2**8, 2**26, 25)
+N = np.arange(1, 33)
+
+
+def scaling_form(P, n, beta=BETA, gamma=GAMMA):
+    """L_n(P) = n^-gamma f(P / n^(2 beta)) with a smooth f: an exact collapse."""
+    u = P[:, None] / n[None, :] ** (2 * beta)
+    return n[None, :] ** -gamma * (1.0 + 2.0 * u**-0.25)
+
+
+def slow_score(P, n, L, beta, gamma):
+    """The collapse score written point by point, without NumPy vectorisation."""
+    curves = []
+    for j in range(len(n)):
+        pts = sorted(
+            (math.log(P[i]) - 2 * beta * math.log(n[j]), math.log(L[i][j]) + gamma * math.log(n[j]))
+            for i in range(len(P))
+        )
+        curves.append(pts)
+    devs, total = [], 0
+    for j, pts in enumerate(curves):
+        for x, y in pts:
+            total += 1
+            vals = []
+            for m, other in enumerate(curves):
+                if m == j or not other[0][0] <= x <= other[-1][0]:
+                    continue
+                for (x0, y0), (x1, y1) in zip(other, other[1:], strict=False):
+                    if x0 <= x <= x1:
+                        vals.append(y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+                        break
+            if vals:
+                devs.append(y - sum(vals) / len(vals))
+    return math.sqrt(sum(d * d for d in devs) / len(devs)), len(devs) / total
+
+
+def test_exact_scaling_form_collapses_and_the_grid_finds_the_exponents():
+    L = scaling_form(P, N)
+    res = collapse(P, N, L, BETA, GAMMA, rel_step=0.1, steps=3)
+    assert res.at_given.score < 2e-3  # only the error of linear interpolation in log-log
+    assert res.at_given.coverage > 0.6
+    assert res.best_on_grid["beta"] == pytest.approx(BETA)
+    assert res.best_on_grid["gamma"] == pytest.approx(GAMMA)
+    s = np.array(res.grid_score)
+    centre = s[3, 3]
+    assert np.all(np.delete(s.ravel(), 3 * s.shape[1] + 3) > 5 * centre)
+
+
+def test_collapse_is_found_from_wrong_starting_exponents():
+    L = scaling_form(P, N, beta=1.1, gamma=0.4)
+    res = collapse(P, N, L, 1.0, 0.5, rel_step=0.1, steps=3)
+    assert res.best_on_grid["beta"] == pytest.approx(1.1)
+    assert res.best_on_grid["gamma"] == pytest.approx(0.4)
+    assert res.at_given.score > 10 * res.best_on_grid["score"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    beta=st.floats(0.3, 2.0),
+    gamma=st.floats(0.0, 1.0),
+    k=st.integers(2, 7),
+    m=st.integers(2, 6),
+)
+def test_vectorised_score_matches_the_slow_reference(seed, beta, gamma, k, m):
+    rng = np.random.default_rng(seed)
+    Ps = np.sort(rng.choice(np.arange(2**8, 2**20), size=k, replace=False)).astype(float)
+    n = np.arange(1, m + 1)
+    L = rng.uniform(1.0, 4.0, (k, m))
+    fast = collapse_score(Ps, n, L, beta, gamma)
+    if fast.points == 0:
+        assert fast.coverage == 0.0
+        return
+    score, coverage = slow_score(Ps, n, L.tolist(), beta, gamma)
+    assert fast.score == pytest.approx(score, rel=1e-9, abs=1e-12)
+    assert fast.coverage == pytest.approx(coverage)
+
+
+def test_rescale_coordinates():
+    x, y = rescale(
+        np.array([100.0, 400.0]),
+        np.array([1, 2]),
+        np.array([[2.0, 1.0], [1.5, 0.8]]),
+        beta=1.0,
+        gamma=0.5,
+    )
+    np.testing.assert_allclose(x, [[100, 400], [25, 100]])
+    np.testing.assert_allclose(y, [[2.0, 1.5], [math.sqrt(2), 0.8 * math.sqrt(2)]])
+
+
+def test_bad_collapse_inputs():
+    L = scaling_form(P, N)
+    with pytest.raises(UserError, match="beta"):
+        collapse(P, N, L, -1.0, 0.3)
+    with pytest.raises(UserError, match="gamma"):
+        collapse(P, N, L, 1.0, float("nan"))
+    with pytest.raises(UserError, match="does not match"):
+        collapse_score(P, N, L[:, :3], 1.0, 0.3)
+    with pytest.raises(UserError, match="two or more P"):
+        collapse(P[:1], N, L[:1], 1.0, 0.3)
+    with pytest.raises(UserError, match="positive"):
+        collapse_score(P, N, -L, 1.0, 0.3)
+    with pytest.raises(UserError, match="no context 16"):
+        per_position_block({"per_position": [{"context": 8}]}, 16)
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def sweep_dir(tmp_path):
+    Ps = [2**k for k in range(10, 21)]
+    L = scaling_form(np.array(Ps, dtype=float), N)
+    d = tmp_path / "sweep"
+    write_json(
+        d / "sweep.json",
+        {
+            "per_position": [{"context": 32, "n": N.tolist(), "P": Ps, "loss": L.tolist()}],
+            "alpha_D": {
+                "value": 0.16,
+                "stderr": 0.01,
+                "ci95": [0.14, 0.18],
+                "window": [1024, 2**20],
+                "form": "no_offset",
+                "with_offset": None,
+            },
+        },
+    )
+    return d
+
+
+def test_report_collapse_with_a_prediction_file(sweep_dir, tmp_path, capsys):
+    from scalinglab.cli import main
+
+    pred = tmp_path / "prediction.json"
+    pred.write_text(
+        json.dumps(
+            {
+                "beta": {"value": BETA, "stderr": 0.05},
+                "gamma": {"value": GAMMA, "stderr": 0.01},
+                "alpha_D": {"value": GAMMA / (2 * BETA), "stderr": 0.012, "ci95": [0.14, 0.19]},
+            }
+        )
+    )
+    with pytest.raises(SystemExit) as e:
+        main(["report", "collapse", str(sweep_dir), "--prediction", str(pred)])
+    assert e.value.code == 0
+    res = read_json(sweep_dir / "collapse.json")
+    assert (sweep_dir / "collapse.png").stat().st_size > 10_000
+    assert res["beta"] == BETA and res["gamma"] == GAMMA and res["context"] == 32
+    assert res["best_on_grid"]["beta"] == pytest.approx(BETA)
+    assert res["alpha_D"]["predicted"]["stderr"] == 0.012
+    assert res["alpha_D"]["measured"]["ci95"] == [0.14, 0.18]
+    out = capsys.readouterr().out
+    assert "alpha_D predicted" in out and "alpha_D measured" in out
+
+
+def test_report_collapse_with_explicit_exponents_and_errors(sweep_dir, tmp_path, capsys):
+    from scalinglab.cli import main
+
+    out = tmp_path / "elsewhere"
+    with pytest.raises(SystemExit) as e:
+        main(
+            [
+                "report",
+                "collapse",
+                str(sweep_dir / "sweep.json"),
+                "--beta",
+                "1.0",
+                "--gamma",
+                "0.3",
+                "--n-min",
+                "2",
+                "--n-max",
+                "16",
+                "--out",
+                str(out),
+            ]
+        )
+    assert e.value.code == 0
+    res = read_json(out / "collapse.json")
+    assert res["n_range"] == [2, 16]
+    assert res["alpha_D"]["predicted"]["value"] == pytest.approx(0.15)
+    for args, msg in (
+        ([str(sweep_dir)], "--beta and --gamma"),
+        ([str(tmp_path / "missing")], "no sweep.json"),
+        ([str(sweep_dir), "--beta", "1", "--gamma", "0.3", "--context", "64"], "no context 64"),
+        ([str(sweep_dir), "--prediction", str(tmp_path / "nope.json")], "not found"),
+    ):
+        with pytest.raises(SystemExit) as e:
+            main(["report", "collapse", *args])
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and msg in err

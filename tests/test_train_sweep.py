@@ -1,0 +1,316 @@
+"""Sweeps: grids, power-law fits, aggregation, resuming after SIGKILL, parallel workers."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scalinglab._io import read_json
+from scalinglab.errors import UserError
+from scalinglab.train.powerlaw import fit_power_law
+from scalinglab.train.sweep import aggregate, parse_float_list, parse_int_list
+
+TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
+FAST = {"batch_size": 16, "evals": 6, "eval_blocks": 32, "final_eval_blocks": 128}
+
+
+# -- grids ------------------------------------------------------------------------------------
+
+
+def test_parse_int_list_forms():
+    assert parse_int_list("2^12:2^16") == [4096, 8192, 16384, 32768, 65536]
+    assert parse_int_list("2^12:2^20:4") == [2**12, 2**16, 2**20]
+    assert parse_int_list("4096,16384") == [4096, 16384]
+    assert parse_int_list("64k, 1M,2**3") == [8, 65536, 2**20]
+    assert parse_int_list("1e6") == [1_000_000]
+    assert parse_int_list("10:20:5") == [10, 15, 20]
+    assert parse_int_list("16,8,16") == [8, 16]
+    for bad in ("", "abc", "1.5", "2^3:2^5:0", "0", "1:2:3:4"):
+        with pytest.raises(UserError):
+            parse_int_list(bad)
+    assert parse_float_list("1e-3,3e-4") == [3e-4, 1e-3]
+    for bad in ("x", "-1", "nan", ""):
+        with pytest.raises(UserError):
+            parse_float_list(bad)
+
+
+# -- power-law fits -----------------------------------------------------------------------------
+
+P_GRID = 2.0 ** np.arange(12, 21)
+
+
+def test_exact_power_law_is_recovered():
+    L = 2.5 * (P_GRID / 1e4) ** -0.2
+    fit = fit_power_law(P_GRID, L, n_boot=100)
+    assert fit.alpha == pytest.approx(0.2, abs=1e-9)
+    assert fit.predict(1e4) == pytest.approx(2.5, rel=1e-9)
+    assert fit.alpha_ci95 == pytest.approx([0.2, 0.2], abs=1e-8)
+    assert fit.window == [2**12, 2**20] and fit.n_points == 9 and fit.E == 0.0
+
+
+def test_exact_power_law_with_offset_is_recovered():
+    L = 1.2 + 30.0 * P_GRID**-0.35
+    fit = fit_power_law(P_GRID, L, offset=True, n_boot=0)
+    assert fit.alpha == pytest.approx(0.35, rel=1e-5)
+    assert fit.E == pytest.approx(1.2, rel=1e-5)
+    np.testing.assert_allclose(fit.predict(P_GRID), L, rtol=1e-8)
+    plain = fit_power_law(P_GRID, L)
+    assert plain.alpha < 0.35  # an offset flattens the curve a pure power law sees
+
+
+def test_no_offset_fit_equals_ordinary_least_squares_in_log_space():
+    from scipy.stats import linregress
+
+    rng = np.random.default_rng(4)
+    L = 3.0 * P_GRID**-0.15 * np.exp(rng.normal(0, 0.02, P_GRID.size))
+    fit = fit_power_law(P_GRID, L, n_boot=0)
+    ols = linregress(np.log(P_GRID), np.log(L))
+    assert fit.alpha == pytest.approx(-ols.slope, rel=1e-7)
+    assert fit.alpha_stderr == pytest.approx(ols.stderr, rel=1e-5)
+    assert fit.rms_log_residual == pytest.approx(
+        math.sqrt(np.mean((np.log(L) - ols.intercept - ols.slope * np.log(P_GRID)) ** 2)), rel=1e-6
+    )
+
+
+def test_bootstrap_interval_covers_the_true_exponent_most_of_the_time():
+    rng = np.random.default_rng(7)
+    hits = 0
+    reps = 200
+    for _ in range(reps):
+        L = 2.0 * P_GRID**-0.12 * np.exp(rng.normal(0, 0.01, P_GRID.size))
+        lo, hi = fit_power_law(P_GRID, L, n_boot=500, seed=int(rng.integers(1 << 30))).alpha_ci95
+        hits += lo <= 0.12 <= hi
+    # A percentile case bootstrap on 9 points under-covers somewhat; 95% nominal.
+    assert 0.8 <= hits / reps <= 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(alpha=st.floats(0.02, 1.5), amp=st.floats(0.1, 100), scale=st.floats(1.0, 1e3))
+def test_power_law_fit_is_exact_on_noiseless_data(alpha, amp, scale):
+    P = np.geomspace(scale, scale * 1e4, 7)
+    fit = fit_power_law(P, amp * P**-alpha, n_boot=0)
+    assert fit.alpha == pytest.approx(alpha, rel=1e-6, abs=1e-9)
+
+
+def test_bad_fit_inputs_raise():
+    with pytest.raises(UserError, match="at least 3"):
+        fit_power_law([1, 2], [1.0, 0.9])
+    with pytest.raises(UserError, match="at least 4"):
+        fit_power_law([1, 2, 3], [1.0, 0.9, 0.8], offset=True)
+    with pytest.raises(UserError, match="finite"):
+        fit_power_law([1, 2, 3], [1.0, float("nan"), 0.8])
+    with pytest.raises(UserError, match="positive"):
+        fit_power_law([1, 2, 3], [1.0, -0.9, 0.8])
+
+
+# -- aggregation ---------------------------------------------------------------------------------
+
+
+def _record(T, P, lr, seed, loss, converged=True):
+    pos = [loss + 0.5 / n for n in range(1, T + 1)]
+    pos = list(np.array(pos) - np.mean(pos) + loss)
+    return {
+        "context": T,
+        "P": P,
+        "lr": lr,
+        "seed": seed,
+        "best_val_loss": loss,
+        "best_val_loss_stderr": 0.01,
+        "per_position_loss": pos,
+        "per_position_stderr": [0.02] * T,
+        "converged": converged,
+    }
+
+
+def test_aggregate_keeps_best_lr_averages_seeds_and_takes_the_envelope():
+    Ps = [2**10, 2**12, 2**14, 2**16]
+    truth = {P: 3.0 * (P / 2**10) ** -0.1 for P in Ps}
+    runs = []
+    for P in Ps:
+        for lr, extra in ((1e-3, 0.05), (3e-3, 0.0), (1e-2, 0.2)):
+            for seed, d in ((0, -0.01), (1, 0.01)):
+                runs.append(_record(8, P, lr, seed, truth[P] + extra + d))
+        runs.append(_record(4, P, 3e-3, 0, truth[P] + (0.1 if P > 2**10 else -0.1)))
+    runs.append(_record(8, 2**18, 3e-3, 0, 2.0, converged=False))
+    agg = aggregate(runs, fit_window=(2**10, 2**16), n_boot=50)
+    c8 = agg["curves_by_context"]["8"]
+    assert c8["lr"][:4] == [3e-3] * 4
+    assert c8["loss"][:4] == pytest.approx([truth[P] for P in Ps])
+    assert c8["seeds"][:4] == [2] * 4
+    assert c8["stderr"][0] == pytest.approx(np.std([-0.01, 0.01], ddof=1) / math.sqrt(2))
+    curve = agg["curve"]
+    assert curve["P"] == [*Ps, 2**18]
+    assert curve["context"] == [4, 8, 8, 8, 8]  # T = 4 wins only at the smallest P
+    assert curve["loss"][0] == pytest.approx(truth[2**10] - 0.1)
+    assert curve["converged"][-1] is False
+    pp = {b["context"]: b for b in agg["per_position"]}
+    assert pp[8]["n"] == list(range(1, 9)) and len(pp[8]["loss"]) == 5
+    assert np.mean(pp[8]["loss"][1]) == pytest.approx(truth[2**12])
+    assert agg["model_entropy"]["P"] == 2**18 and agg["model_entropy"]["context"] == 8
+    assert agg["model_entropy"]["estimate"] == pp[8]["loss"][-1]
+    # Window 2^10..2^16 on the envelope: the T=4 point at 2^10 sits 0.1 below the power law.
+    assert agg["alpha_D"]["window"] == [2**10, 2**16]
+    assert agg["alpha_D"]["value"] == agg["alpha_D"]["no_offset"]["alpha"]
+    joined = " ".join(agg["warnings"])
+    assert "still falling" in joined and "262,144" in joined
+
+
+def test_aggregate_warns_when_the_best_lr_is_at_the_grid_edge():
+    runs = [
+        _record(8, P, lr, 0, 3.0 - 0.1 * i - (0.01 if lr == 1e-2 else 0))
+        for i, P in enumerate([256, 512, 1024])
+        for lr in (1e-3, 1e-2)
+    ]
+    agg = aggregate(runs, n_boot=0)
+    assert any("edge of the grid" in w for w in agg["warnings"])
+    assert agg["alpha_D"]["with_offset"] is None  # 3 points: too few for an offset fit
+    assert any("at least 4" in w for w in agg["warnings"])
+
+
+# -- running sweeps --------------------------------------------------------------------------------
+
+
+def _sweep_args(corpus_path: Path, out: Path, steps: int = 40) -> list[str]:
+    return [
+        "sweep",
+        str(corpus_path),
+        "--P",
+        "2^10:2^12",
+        "--context",
+        "8",
+        "--lr",
+        "3e-3,1e-2",
+        "--layers",
+        "1",
+        "--width",
+        "32",
+        "--heads",
+        "2",
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        "16",
+        "--evals",
+        "6",
+        "--eval-blocks",
+        "32",
+        "--final-eval-blocks",
+        "128",
+        "--bootstrap",
+        "50",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
+
+
+def _finished(out: Path) -> dict[str, tuple[bytes, int]]:
+    runs = out / "runs"
+    if not runs.is_dir():
+        return {}
+    return {
+        p.stem: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in runs.glob("*.json")
+        if not p.name.startswith(".")
+    }
+
+
+def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespeare_char, tmp_path):
+    from scalinglab.cli import main
+
+    out = tmp_path / "sweep"
+    env = {**os.environ, "SCALINGLAB_NO_PROGRESS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scalinglab.cli", *_sweep_args(shakespeare_char.path, out, 150)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not _finished(out) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _finished(out)
+    assert 1 <= len(before) < 6, proc.stderr.read().decode()[-2000:]
+    assert not (out / "sweep.json").exists()
+
+    with pytest.raises(SystemExit) as e:
+        main(_sweep_args(shakespeare_char.path, out, 150))
+    assert e.value.code == 0
+    after = _finished(out)
+    assert len(after) == 6
+    for rid, (data, mtime) in before.items():
+        assert after[rid] == (data, mtime)  # byte-identical and never rewritten
+    sweep = read_json(out / "sweep.json")
+    assert sorted(sweep["runs_reused"]) == sorted(before)
+    assert sorted(sweep["runs_trained"]) == sorted(set(after) - set(before))
+    assert len(sweep["runs"]) == 6 and sweep["curve"]["P"] == [1024, 2048, 4096]
+
+    # A third invocation trains nothing.
+    with pytest.raises(SystemExit):
+        main(_sweep_args(shakespeare_char.path, out, 150))
+    again = read_json(out / "sweep.json")
+    assert again["runs_trained"] == [] and len(again["runs_reused"]) == 6
+    assert _finished(out) == after
+
+
+def test_changed_settings_start_new_runs_and_bad_grids_fail_early(shakespeare_char, tmp_path):
+    from scalinglab.train.sweep import plan, run_id
+
+    a = plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"max_steps": 10})
+    b = plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"max_steps": 11})
+    c = plan(
+        shakespeare_char,
+        tmp_path,
+        [1024],
+        [8],
+        [1e-3],
+        1,
+        TINY,
+        {"max_steps": 10, "threads": 2, "device": "cpu"},
+    )
+    assert a[0].run_id != b[0].run_id
+    assert a[0].run_id == c[0].run_id  # where a run executes is not part of its identity
+    assert a[0].run_id.startswith("P1024-T8-lr0.001-s0-")
+    assert run_id("x", {}, {"P": 1, "context": 2, "lr": 0.5, "seed": 3}).startswith(
+        "P1-T2-lr0.5-s3-"
+    )
+    with pytest.raises(UserError, match="exceeds"):
+        plan(shakespeare_char, tmp_path, [2**21], [8], [1e-3], 1, TINY, {})
+    with pytest.raises(UserError, match="more than P"):
+        plan(shakespeare_char, tmp_path, [64], [64], [1e-3], 1, TINY, {})
+    with pytest.raises(UserError, match="unknown device"):
+        plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"device": "gpu0"})
+
+
+def test_parallel_workers_give_the_same_runs(shakespeare_char, tmp_path):
+    from scalinglab.train.sweep import run_sweep
+
+    kw = {
+        "P": [512, 1024],
+        "contexts": [8],
+        "lrs": [3e-3],
+        "seeds": 1,
+        "model": TINY,
+        "train": {**FAST, "max_steps": 15},
+        "n_boot": 0,
+    }
+    seq = run_sweep(shakespeare_char, tmp_path / "seq", workers=1, threads=1, **kw)
+    par = run_sweep(shakespeare_char, tmp_path / "par", workers=2, **kw)
+    assert par.grid["threads_per_worker"] == max(1, len(os.sched_getaffinity(0)) // 2)
+    assert [r["run_id"] for r in par.runs] == [r["run_id"] for r in seq.runs]
+    for a, b in zip(seq.runs, par.runs, strict=True):
+        np.testing.assert_allclose(a["per_position_loss"], b["per_position_loss"], rtol=1e-4)
+    assert len(list((tmp_path / "par" / "runs").glob("*.json"))) == 2
