@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,11 @@ class FitResult:
         Returns the best-fit curve and, when the fit was bootstrapped, the
         ``level`` percentile band of the curve over resamples.
         """
-        X = self._inputs(x)
+        return self.predict_inputs(self._inputs(x), level)
+
+    def predict_inputs(self, X: np.ndarray, level: float = 0.95) -> Prediction:
+        """:meth:`predict` at inputs already arranged as ``(k, m)``."""
+        X = np.asarray(X, dtype=float)
         y = np.atleast_1d(self.form.predict(self.values, X))
         lo = hi = None
         if self.boot_params is not None and len(self.boot_params) > 1:
@@ -278,7 +283,7 @@ def fit(
     drop_highest: int = 0,
     drop_invalid: bool = False,
     n_jobs: int | None = None,
-    maxiter: int = 1000,
+    maxiter: int = 300,
     progress: bool = True,
 ) -> FitResult:
     """Fit a scaling law robustly and report uncertainties.
@@ -365,10 +370,10 @@ def fit(
     )
     if n_boot < 0:
         raise UserError("n_boot must be >= 0")
-    from .._progress import make_progress
+    from .._progress import make_progress, progress_enabled
 
-    with make_progress(transient=True) as bar:
-        settings.progress = bar if progress else None
+    with make_progress(transient=True) if progress and progress_enabled() else nullcontext() as bar:
+        settings.progress = bar
         if len(resolved) == 1:
             return _fit_one(resolved[0], fd, mask, settings)
         return _compare(resolved, fd, mask, settings)
@@ -418,17 +423,17 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
         progress=_task(st, f"{form.name}: {grid.shape[0]} starts", grid.shape[0]),
     )
     cand = _distinct(res.x, res.fun, 3)
-    polished = [polish(obj, res.x[i], lower, upper) for i in cand]
-    order = np.argsort([pf for _, pf in polished], kind="stable")
-    optima = np.array([polished[i][0] for i in order])
-    best_theta, best_f = optima[0], polished[order[0]][1]
+    # The best optimum is finished by SciPy's L-BFGS-B (the recipe's optimiser);
+    # the others only seed the bootstrap.
+    best_theta, best_f = polish(obj, res.x[cand[0]], lower, upper)
+    optima = np.vstack([best_theta, res.x[cand[1:]]])
     at_best = int(np.sum(res.fun <= best_f + 1e-6 * max(abs(best_f), 1e-12)))
     starts_info = {
         "n": int(f0.size),
         "refined": int(grid.shape[0]),
         "converged": int(np.sum(res.status == CONVERGED)),
         "at_best": at_best,
-        "distinct_optima": [float(polished[i][1]) for i in order],
+        "distinct_optima": [float(best_f), *(float(res.fun[i]) for i in cand[1:])],
     }
     values = form.to_natural(best_theta)
     params = {n: float(v) for n, v in zip(form.param_names, values, strict=True)}
@@ -521,7 +526,7 @@ def _bootstrap(form, obj, optima, lower, upper, st: _Settings):
 
 def _extrapolation(result: FitResult, train: FitData, test: FitData) -> dict:
     form = result.form
-    pred = result.predict(test.X)
+    pred = result.predict_inputs(test.X)
     log_resid = np.log(test.y) - np.log(pred.y)
     info: dict[str, Any] = {
         "rmsle": _rmsle(log_resid),
@@ -568,6 +573,11 @@ class _FixedObjective:
     def __call__(self, theta_red, rows, grad=True):
         f, g = self.obj(self.full(theta_red, rows), rows, grad)
         return f, (None if g is None else np.delete(g, self.j, axis=1))
+
+    def system(self, theta_red, rows):
+        f, g, H = self.obj.system(self.full(theta_red, rows), rows)
+        H = np.delete(np.delete(H, self.j, axis=1), self.j, axis=2)
+        return f, np.delete(g, self.j, axis=1), H
 
 
 def _robust_lr_scale(obj: LogResidualObjective, theta: np.ndarray) -> float:
@@ -646,14 +656,7 @@ def _profile_stat(obj, theta, j, grid, f_min, c, lo_red, hi_red, st: _Settings):
     fobj = _FixedObjective(obj, j, fixed)
     x0 = np.tile(np.delete(theta, j), (fixed.size, 1))
     res = minimize_many(fobj, x0, lo_red, hi_red, n_jobs=1, maxiter=st.maxiter)
-    fvals = res.fun.copy()
-    for i in range(fixed.size):  # one polish per grid value: a few dozen small problems
-
-        def single(th, rows, grad, i=i):
-            return fobj(th, np.full(th.shape[0], i), grad)
-
-        _, fvals[i] = polish(single, res.x[i], lo_red, hi_red)
-    return 2 * c * (fvals - f_min)
+    return 2 * c * (res.fun - f_min)
 
 
 def _crossings(grid, stat, center):

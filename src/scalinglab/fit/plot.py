@@ -81,7 +81,7 @@ def _plot_1d(ax, result: FitResult) -> None:
 
 def _plot_nd(axes, result: FitResult) -> None:
     data, mask = result.data, result.train_mask
-    pred = result.predict(data.X)
+    pred = result.predict_inputs(data.X)
     ax = axes[0]
     if pred.lo is not None:
         ax.errorbar(
