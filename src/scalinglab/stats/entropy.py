@@ -692,15 +692,12 @@ def entropy(
     from ._ngram import count_sweep
 
     t0 = time.perf_counter()
-    if isinstance(corpus, np.ndarray | list | tuple):
-        corpus = _corpus.TokenCorpus.from_array(np.asarray(corpus))
-    elif not isinstance(corpus, _corpus.TokenCorpus):
-        corpus = _corpus.resolve(corpus)
     est_name = "grassberger" if estimator == "auto" else str(estimator).lower()
     if est_name == "nsb":
         raise UserError(
             "the NSB estimator is not available: no maintained implementation installs here "
-            f"(choose one of {', '.join(ESTIMATORS)})"
+            "(ndd does not build; infomeasure's needs raw samples) "
+            f"- choose one of {', '.join(ESTIMATORS)}"
         )
     if est_name not in ESTIMATORS:
         raise UserError(f"unknown estimator {estimator!r}; choose auto or {', '.join(ESTIMATORS)}")
@@ -711,12 +708,18 @@ def entropy(
         raise UserError(f"reliability_tol must be in (0, 1), got {reliability_tol}")
     if coverage_k < 1:
         raise UserError(f"coverage_k must be at least 1, got {coverage_k}")
+    if n_boot < 2:
+        raise UserError(f"n_boot must be at least 2, got {n_boot}")
     window = parse_window(gamma_window)
     external = None
     if entropy_from is not None:
         external = (
             entropy_from if isinstance(entropy_from, dict) else load_external_losses(entropy_from)
         )
+    if isinstance(corpus, np.ndarray | list | tuple):
+        corpus = _corpus.TokenCorpus.from_array(np.asarray(corpus))
+    elif not isinstance(corpus, _corpus.TokenCorpus):
+        corpus = _corpus.resolve(corpus)
 
     warnings: list[str] = []
     heldout = np.asarray(corpus.heldout)
