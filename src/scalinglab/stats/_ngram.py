@@ -373,7 +373,8 @@ def count_sweep(
     J0 = max_n
     targets = np.arange(J0, H)
     n_targets = int(targets.size)
-    first_tok = np.bincount(T, minlength=vocab_size).astype(np.int64)
+    top = max(int(T.max()), int(X.max()) if H else 0) + 1
+    first_tok = np.bincount(T, minlength=top).astype(np.int64)
     cum = np.concatenate([[0], np.cumsum(first_tok)])
     qlo = np.zeros(H, dtype=np.int64)
     qhi = np.full(H, N, dtype=np.int64)
