@@ -146,3 +146,36 @@ def test_warning_paths() -> None:
     pred = predict_from_stats(corr, ent, corpus, n_boot=10)
     assert pred.alpha_D["value"] is None and not pred.ok
     assert any("beta is undefined" in w for w in pred.warnings)
+
+
+def test_broken_power_law_takes_the_segment_before_the_break() -> None:
+    corr, ent, corpus = _stats(0.9, 0.33)
+    left = {**corr["beta"], "window": [1, 16], "n_points": 16}
+    right = {**corr["beta"], "value": 0.05, "window": [16, 64], "n_points": 49}
+    corr["beta"] = {**corr["beta"], "value": 0.4, "break": {"at": 16, "left": left, "right": right}}
+    pred = predict_from_stats(corr, ent, corpus, n_boot=50)
+    assert pred.beta["value"] == 0.9 and pred.beta["window"] == [1, 16]
+    assert pred.alpha_D["value"] == pytest.approx(0.33 / 1.8)
+    assert any("broken power law (break at lag 16)" in w for w in pred.warnings)
+
+
+def test_short_reliable_window_falls_back_to_the_converged_window() -> None:
+    corr, ent, corpus = _stats(0.9, 0.33)
+    h = np.asarray(ent["estimate"])
+    ent["reliable"] = [True, True] + [False] * 14
+    ent["converged"] = [True] * 8 + [False] * 8
+    ent["coverage"] = [1.0] * 16
+    ent["upper"] = (h * 1.1).tolist()
+    ent["lower"] = (h * 0.9).tolist()
+    ent["gamma"] = {
+        "value": None,
+        "stderr": None,
+        "ci95": [None, None],
+        "window": [1, 1],
+        "n_points": 0,
+    }
+    pred = predict_from_stats(corr, ent, corpus, n_boot=50)
+    assert pred.gamma["window"] == [1, 7]
+    assert pred.gamma["value"] == pytest.approx(0.33, rel=1e-9)  # exact power law
+    assert pred.gamma["stderr"] > 0  # the bound gap becomes an error bar
+    assert any("gamma is fitted on n = 1..7" in w for w in pred.warnings)

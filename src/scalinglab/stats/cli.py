@@ -1,9 +1,100 @@
-"""Command-line verbs of scalinglab.stats (filled in by the stats subpackage)."""
+"""The ``stats`` verb: correlations and conditional entropies of a corpus."""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+class Only(StrEnum):
+    correlations = "correlations"
+    entropy = "entropy"
+
+
 def register(app: typer.Typer) -> None:
-    """Add this subpackage's verbs to the scalinglab app."""
+    """Add ``scalinglab stats``."""
+
+    @app.command("stats")
+    def stats_cmd(
+        corpus: Annotated[
+            str | None,
+            typer.Argument(help="A corpus directory or raw source (default: python-stdlib)."),
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
+            "results/stats"
+        ),
+        tokenizer: Annotated[
+            str | None, typer.Option(help="Tokenizer for a raw source (default bpe:8192).")
+        ] = None,
+        only: Annotated[Only | None, typer.Option(help="Compute only one of the two.")] = None,
+        lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1-64.")] = None,
+        within_documents: Annotated[
+            bool, typer.Option(help="Count only pairs inside one document.")
+        ] = False,
+        floor_factor: Annotated[
+            float, typer.Option(help="Resolvable: signal > factor x noise floor.")
+        ] = 2.0,
+        beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
+        max_pairs: Annotated[
+            int | None, typer.Option(help="Subsample at most this many pairs per lag.")
+        ] = None,
+        top_k: Annotated[int, typer.Option(help="Also report the top-k singular values.")] = 0,
+        max_n: Annotated[int, typer.Option(help="Largest context length for H_n.")] = 32,
+        entropy_from: Annotated[
+            Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
+        ] = None,
+        gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
+        fit_offset: Annotated[
+            bool, typer.Option(help="Also fit H_n - H_inf ~ n^-gamma with H_inf free.")
+        ] = False,
+        boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    ) -> None:
+        """Measure token correlations ||C(n)|| and conditional entropies H_n of a corpus.
+
+        Writes correlations.json/png (norms, floors, errors, beta) and entropy.json/png
+        (H_n with bounds, reliability, gamma) to --out.
+
+        Example: scalinglab stats ../shared/data/tiny-shakespeare.txt --tokenizer char --out st
+        """
+        from rich.console import Console
+
+        from ..corpus import resolve
+        from .correlations import correlations, parse_lags
+        from .entropy import entropy, parse_window
+
+        c = resolve(corpus, tokenizer)
+        stdout = Console()
+        written: list[str] = []
+        if only in (None, Only.correlations):
+            res = correlations(
+                c,
+                parse_lags(lags),
+                within_documents=within_documents,
+                floor_factor=floor_factor,
+                beta_window=parse_window(beta_window),
+                max_pairs=max_pairs,
+                top_k=top_k,
+                n_boot=boot,
+                seed=seed,
+            )
+            res.save(out)
+            stdout.print(res.summary(), highlight=False)
+            written += ["correlations.json", "correlations.png"]
+        if only in (None, Only.entropy):
+            ent = entropy(
+                c,
+                max_n=max_n,
+                gamma_window=parse_window(gamma_window),
+                fit_offset=fit_offset,
+                entropy_from=entropy_from,
+                n_boot=boot,
+                seed=seed,
+            )
+            ent.save(out)
+            stdout.print(ent.summary(), highlight=False)
+            written += ["entropy.json", "entropy.png"]
+        stdout.print(f"results in {out}/ ({', '.join(written)})", highlight=False)

@@ -8,43 +8,6 @@ from typing import Annotated
 import typer
 
 
-def parse_lags(text: str | None) -> list[int] | None:
-    """``"1,2,4"`` or ``"1:64"`` (a range) into a list of positive integer lags."""
-    from ..errors import UserError
-
-    if text is None:
-        return None
-    lags: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if ":" in part:
-                a, b = (int(x) for x in part.split(":"))
-                lags.extend(range(a, b + 1))
-            elif part:
-                lags.append(int(part))
-    except ValueError:
-        raise UserError(f"bad --lags {text!r}: use e.g. 1,2,4,8 or 1:64") from None
-    if not lags or min(lags) < 1:
-        raise UserError(f"bad --lags {text!r}: lags must be positive integers")
-    return sorted(set(lags))
-
-
-def parse_window(text: str | None, name: str) -> tuple[int, int] | None:
-    """``"lo,hi"`` into an inclusive window."""
-    from ..errors import UserError
-
-    if text is None:
-        return None
-    try:
-        lo, hi = (int(x) for x in text.replace(":", ",").split(","))
-    except ValueError:
-        raise UserError(f"bad {name} {text!r}: use lo,hi (e.g. 1,64)") from None
-    if not 0 <= lo < hi:
-        raise UserError(f"bad {name} {text!r}: need 0 <= lo < hi")
-    return lo, hi
-
-
 def register(app: typer.Typer) -> None:
     """Add ``scalinglab predict``."""
 
@@ -63,7 +26,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
             "results/predict"
         ),
-        lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1:64.")] = None,
+        lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1-64.")] = None,
         max_n: Annotated[int | None, typer.Option(help="Largest context length for H_n.")] = None,
         beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
         gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
@@ -91,6 +54,8 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out ts
         """
         from .._progress import console
+        from ..stats.correlations import parse_lags
+        from ..stats.entropy import parse_window
         from .predict import predict
 
         pred = predict(
@@ -100,8 +65,8 @@ def register(app: typer.Typer) -> None:
             out=out,
             lags=parse_lags(lags),
             max_n=max_n,
-            beta_window=parse_window(beta_window, "--beta-window"),
-            gamma_window=parse_window(gamma_window, "--gamma-window"),
+            beta_window=parse_window(beta_window),
+            gamma_window=parse_window(gamma_window),
             entropy_from=entropy_from,
             target_loss=target_loss,
             compare_measured=compare_measured,
