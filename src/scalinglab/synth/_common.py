@@ -81,15 +81,17 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 65536 else np.dtype(np.uint32)
 
 
-def segment_layout(num_tokens: int, segment_length: int) -> tuple[int, np.ndarray]:
+def segment_layout(num_tokens: int, segment_length: int) -> tuple[int, np.ndarray, int]:
     """Cut ``num_tokens`` into segments of ``segment_length`` (the last one shorter).
 
-    Returns the number of segments and their int64 start offsets.
+    Returns the number of segments, their int64 start offsets and the length of
+    the walk each segment's walker takes (the last segment is cut afterwards).
     """
     num_tokens = check_int("num_tokens", num_tokens)
     segment_length = check_int("segment_length", segment_length)
     n_seg = -(-num_tokens // segment_length)
-    return n_seg, np.arange(n_seg, dtype=np.int64) * segment_length
+    offsets = np.arange(n_seg, dtype=np.int64) * segment_length
+    return n_seg, offsets, min(segment_length, num_tokens)
 
 
 def within_segment_fraction(lags: np.ndarray, num_tokens: int, offsets: np.ndarray) -> np.ndarray:

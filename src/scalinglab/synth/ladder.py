@@ -135,8 +135,7 @@ class KGramModel:
         tb = self._tables()
         gid, occ, count, start, succ = tb["gid"], tb["occ"], tb["count"], tb["start"], tb["succ"]
         toks = self.tokens
-        n_seg, offsets = segment_layout(num_tokens, segment_length)
-        seg_len = min(int(segment_length), int(num_tokens))
+        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
         init = succ[rng.integers(0, succ.size, size=n_seg)]
         restarts = [0]
 

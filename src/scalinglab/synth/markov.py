@@ -429,8 +429,7 @@ class MarkovChain:
         offsets : int64 start of each segment (segment b is one walker's path)
         """
         rng = as_rng(seed)
-        n_seg, offsets = segment_layout(num_tokens, segment_length)
-        seg_len = min(int(segment_length), int(num_tokens))
+        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
         k, v, r = self.order, self.vocab_size, self.num_contexts
         if seg_len < k:
             raise UserError(f"segments of {seg_len} tokens are shorter than the order {k}")

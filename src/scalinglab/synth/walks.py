@@ -182,8 +182,7 @@ class GraphWalk:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Walk ``num_tokens`` steps as independent stationary segments (tokens, offsets)."""
         rng = as_rng(seed)
-        n_seg, offsets = segment_layout(num_tokens, segment_length)
-        seg_len = min(int(segment_length), int(num_tokens))
+        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
         cdf_pi = np.cumsum(self.stationary())
         start = np.minimum(
             np.searchsorted(cdf_pi, rng.random(n_seg) * cdf_pi[-1], side="right"),
