@@ -246,6 +246,21 @@ def test_subsampling_by_documents_warns():
     assert any("max_tokens" in w for w in r.warnings)
 
 
+def test_estimate_stderr_matches_spread_over_samples():
+    # iid source: the plug-in's standard error is sqrt(Var(-log p(x)) / N)
+    p = np.array([0.5, 0.25, 0.15, 0.1])
+    var = float((p * np.log(p) ** 2).sum() - (p * np.log(p)).sum() ** 2)
+    vals, ses = [], []
+    for s in range(12):
+        x = np.random.default_rng(50 + s).choice(4, size=50_000, p=p)
+        r = entropy(x, max_n=1, progress=False, n_boot=10)
+        vals.append(r.estimate[0])
+        ses.append(r.estimate_stderr[0])
+    assert np.mean(ses) == pytest.approx(math.sqrt(var / r.train_tokens), rel=0.02)
+    # the spread of 12 independent estimates agrees with it (sd of an sd: ~21%)
+    assert np.std(vals, ddof=1) == pytest.approx(np.mean(ses), rel=0.5)
+
+
 def test_block_entropy_and_progress_path():
     rng = np.random.default_rng(4)
     p = np.array([0.6, 0.3, 0.1])

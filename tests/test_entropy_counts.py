@@ -167,6 +167,16 @@ def test_sweep_matches_slow_reference(seed):
             assert r.plugin[i, n] == pytest.approx(plug, abs=1e-9)
             assert r.miller_madow[i, n] == pytest.approx(mm, abs=1e-9)
             assert r.grassberger[i, n] == pytest.approx(gr, abs=1e-9)
+    for n in range(max_n + 1):  # delta-method stderr of the plug-in, from the surprisals
+        tot = n_train - n
+        joint = ngram_counts(train, n + 1)
+        ctx = ngram_counts(train, n, stop=tot) if n else Counter({(): tot})
+        s = [
+            -math.log(joint[tuple(train[i : i + n + 1])] / ctx[tuple(train[i : i + n])])
+            for i in range(tot)
+        ]
+        ref_se = np.std(s) / math.sqrt(tot)
+        assert r.plugin_stderr[n] == pytest.approx(ref_se, rel=1e-9, abs=1e-12)
     up, cover, disc = slow_upper(train, held, max_n, vocab)
     assert np.allclose(r.upper, up, atol=1e-9)
     assert np.allclose(r.discount, disc)

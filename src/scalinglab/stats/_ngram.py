@@ -56,8 +56,9 @@ from ._suffix import lcp_array, suffix_array
 #: Positions processed per step when building index arrays (bounds temporaries).
 _CHUNK = 1 << 22
 
-#: Columns of the class sums: sum c log c, sum c G(c), distinct, n1, n2.
-S_LOG, S_G, DISTINCT, N1, N2 = range(5)
+#: Columns of the class sums: sum c log c, sum c G(c), distinct, n1, n2, sum c log^2 c.
+S_LOG, S_G, DISTINCT, N1, N2, S_LOG2 = range(6)
+_NCOL = 6
 
 
 def grassberger_g(c: np.ndarray) -> np.ndarray:
@@ -80,12 +81,14 @@ def fsum(c: np.ndarray) -> np.ndarray:
     """``sum_i f(c_i)`` over class counts ``c`` (zeros allowed: they are no class)."""
     c = np.asarray(c, dtype=np.int64)
     c = c[c > 0]
-    out = np.zeros(5)
+    out = np.zeros(_NCOL)
     if c.size == 0:
         return out
     small = c < _TABLE
     cs, cb = c[small], c[~small].astype(np.float64)
-    out[S_LOG] = float((cs * _LTAB[cs]).sum() + (cb * np.log(cb)).sum())
+    ls, lb = _LTAB[cs], np.log(cb)
+    out[S_LOG] = float((cs * ls).sum() + (cb * lb).sum())
+    out[S_LOG2] = float((cs * ls * ls).sum() + (cb * lb * lb).sum())
     out[S_G] = float((cs * _GTAB[cs]).sum() + (cb * grassberger_g(cb)).sum())
     out[DISTINCT] = c.size
     out[N1] = int((cs == 1).sum())
@@ -143,6 +146,7 @@ class _View:
         self.size = size
         self.bits = None if size == n else _RankBits(sa < size)
         self.sums = fsum(np.array([size]))
+        self.cross = 0.0  # whole stream only: see ``_split``
 
     def count(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Suffixes of the stretch with rank in ``lo+1 .. hi`` (a class between boundaries)."""
@@ -172,8 +176,16 @@ def _gap_of(
     return lo, hi
 
 
-def _split(bounds: np.ndarray, new: np.ndarray, n: int, views: list[_View]) -> np.ndarray:
-    """Insert the sorted boundaries ``new``, updating every view's sums; return the array."""
+def _split(
+    bounds: np.ndarray, new: np.ndarray, n: int, views: list[_View], ctx_rank: int = -1
+) -> np.ndarray:
+    """Insert the sorted boundaries ``new``, updating every view's sums; return the array.
+
+    ``ctx_rank`` is the rank of the stream's final (m-1)-gram, which is no context:
+    its class counts one less as a parent in the surprisal-variance term.
+    """
+    for v in views:  # views, not tokens
+        v.cross = 0.0
     if new.size == 0:
         return bounds
     idx = np.searchsorted(bounds, new)
@@ -184,14 +196,22 @@ def _split(bounds: np.ndarray, new: np.ndarray, n: int, views: list[_View]) -> n
     piece_lo = np.concatenate([prev, new[last]])
     piece_hi = np.concatenate([new, hi[last]])
     for v in views:  # views, not tokens
-        v.sums += fsum(v.count(piece_lo, piece_hi)) - fsum(v.count(lo[first], hi[first]))
+        pieces = v.count(piece_lo, piece_hi)
+        v.sums += fsum(pieces) - fsum(v.count(lo[first], hi[first]))
+        if v.bits is None:
+            # sum over the pieces of c log c (log c_parent - log c), for the surprisal variance
+            own = (hi - lo) - ((lo < ctx_rank) & (ctx_rank <= hi))
+            parent = np.maximum(np.concatenate([own, own[last]]), 1).astype(np.float64)
+            c = pieces.astype(np.float64)
+            lc = np.log(np.maximum(c, 1.0))
+            v.cross = float((c * lc * (np.log(parent) - lc)).sum())
     return np.insert(bounds, idx, new)
 
 
 def _crossing(bounds: np.ndarray, ranks: np.ndarray, n: int, view: _View) -> np.ndarray:
     """Change of ``view.sums`` when the suffixes at ``ranks`` are taken out of their classes."""
     if ranks.size == 0:
-        return np.zeros(5)
+        return np.zeros(_NCOL)
     lo, hi = _gap_of(bounds, ranks, n)
     key, first, k = np.unique(lo, return_index=True, return_counts=True)
     raw = view.count(key, hi[first])
@@ -233,7 +253,9 @@ class SweepResult:
 
     ``views`` are the stretch sizes (nested prefixes of the training stream,
     the last one the whole of it); ``plugin``, ``miller_madow`` and
-    ``grassberger`` have one row per view. ``block_sums[m]`` holds the class
+    ``grassberger`` have one row per view; ``plugin_stderr`` is the delta-method
+    standard error of the whole-stream plug-in, ``sqrt(Var(-log p(w|h)) / (N - n))``
+    with the surprisals treated as independent. ``block_sums[m]`` holds the class
     sums of the m-grams of the whole stream (columns ``S_LOG .. N2``),
     ``m = 0 .. max_n + 1``.
     """
@@ -244,6 +266,7 @@ class SweepResult:
     plugin: np.ndarray
     miller_madow: np.ndarray
     grassberger: np.ndarray
+    plugin_stderr: np.ndarray
     block_sums: np.ndarray
     upper: np.ndarray
     upper_stderr: np.ndarray
@@ -361,7 +384,8 @@ def count_sweep(
 
     plugin = np.full((nv, M), np.nan)
     mm, gr = plugin.copy(), plugin.copy()
-    block_sums = np.zeros((M + 1, 5))
+    block_sums = np.zeros((M + 1, _NCOL))
+    plugin_se = np.full(M, np.nan)
     block_sums[0] = vw[-1].sums
     discount = np.full(M, np.nan)
     upper = np.full(M, np.nan)
@@ -385,14 +409,14 @@ def count_sweep(
     bounds = np.zeros(0, dtype=idx_dt)
     new = _equal_positions(lcp, 0, idx_dt)
     for m in range(1, M + 1):  # levels, not tokens
-        bounds = _split(bounds, new, N, vw)
+        bounds = _split(bounds, new, N, vw, ctx_rank=rank_of.get(N - m + 1, -1) if m > 1 else -1)
         new = _equal_positions(lcp, m, idx_dt) if m < M else new[:0]
 
         # block sums at level m and context sums for the next level, per stretch
         for i, v in enumerate(vw):
             total = v.size - m + 1
             if total <= 0:
-                prev_ctx[i] = np.zeros(5)
+                prev_ctx[i] = np.zeros(_NCOL)
                 continue
             blk = v.sums + _crossing(bounds, ranks_at(v.size - m + 1, v.size), N, v)
             pc = prev_ctx[i]
@@ -403,6 +427,10 @@ def count_sweep(
             prev_ctx[i] = v.sums + _crossing(bounds, ranks_at(v.size - m, v.size), N, v)
             if v.size == N:
                 block_sums[m] = blk
+                # delta-method standard error of the plug-in: Var(-log p(w|h)) / (N - n), with
+                # sum_hw c_hw log^2(c_hw / c_h) = S2(m) - 2 sum c_hw log c_hw log c_h + S2_ctx(m-1)
+                second = (blk[S_LOG2] - 2 * (blk[S_LOG2] + v.cross) + pc[S_LOG2]) / total
+                plugin_se[m - 1] = np.sqrt(max(second - plug**2, 0.0) / total)
         full = block_sums[m]
 
         # held-out: narrow X[s:s+m-1] -> X[s:s+m] for the starts that still match
@@ -458,6 +486,7 @@ def count_sweep(
         plugin=plugin,
         miller_madow=mm,
         grassberger=gr,
+        plugin_stderr=plugin_se,
         block_sums=block_sums,
         upper=upper,
         upper_stderr=upper_se,

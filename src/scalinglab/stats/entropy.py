@@ -386,6 +386,7 @@ class EntropyResult:
     miller_madow: np.ndarray
     grassberger: np.ndarray
     estimate: np.ndarray
+    estimate_stderr: np.ndarray
     estimator: str
     upper: np.ndarray
     upper_stderr: np.ndarray
@@ -430,6 +431,7 @@ class EntropyResult:
             "n": self.n.tolist(),
             "plugin": self.plugin,
             "estimate": self.estimate,
+            "estimate_stderr": self.estimate_stderr,
             "estimator": self.estimator,
             "upper": self.upper,
             "lower": self.lower,
@@ -801,9 +803,12 @@ def entropy(
         converged = np.abs(estimate - half) <= reliability_tol * np.abs(estimate)
     reliable = agree & converged & np.isfinite(estimate) & np.isfinite(upper)
 
-    # uncertainty of each point for the gamma bootstrap: the bound gap and noise of upper
+    # uncertainty of each point for the gamma bootstrap: half the bound gap, the noise of
+    # the held-out upper bound and the statistical error of the estimate
     band = np.clip(upper - lower, 0.0, None) / 2
-    sigma = np.sqrt(band**2 + np.nan_to_num(upper_stderr) ** 2)
+    sigma = np.sqrt(
+        band**2 + np.nan_to_num(upper_stderr) ** 2 + np.nan_to_num(sweep.plugin_stderr) ** 2
+    )
     auto_window = _reliable_window(reliable)
     fit_win = window or auto_window
     gamma_offset = None
@@ -842,6 +847,7 @@ def entropy(
         miller_madow=sweep.miller_madow[-1],
         grassberger=sweep.grassberger[-1],
         estimate=estimate,
+        estimate_stderr=sweep.plugin_stderr,
         estimator=est_name,
         upper=upper,
         upper_stderr=upper_stderr,
