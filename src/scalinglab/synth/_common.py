@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -183,7 +183,7 @@ def write_synthetic(
     doc_offsets: np.ndarray | None = None,
     eod_token: int | None = None,
     train_tokens: int | None = None,
-    side_files: dict[str, bytes | str] | None = None,
+    side_files: Mapping[str, bytes | str] | None = None,
 ):
     """Write a generated token array as a TokenCorpus with ``truth.json`` beside it.
 

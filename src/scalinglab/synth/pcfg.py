@@ -100,7 +100,8 @@ class VaryingTreePCFG:
         if m2 < 1:
             raise UserError(f"f v = {f * v:g} rounds to no binary rule; need f >= 1/(2v)")
         rng = as_rng(seed)
-        binary, ternary = [], []
+        binary: list[np.ndarray] = []
+        ternary: list[np.ndarray] = []
         for h in range(1, L + 1):
             parents = n_c if h == L else v
             for arity, m, out in ((2, m2, binary), (3, m3, ternary)):

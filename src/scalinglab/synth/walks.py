@@ -204,14 +204,20 @@ class GraphWalk:
             prob[deg == 0, 0] = 1.0
             packed = _packed_alias(prob).ravel()
 
-            def prepare(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                return _alias_draws(bits, width)
-
-            def step(state: np.ndarray, col: np.ndarray, key: np.ndarray):
+            def alias_step(state: np.ndarray, col: np.ndarray, key: np.ndarray):
                 nxt = indices[indptr[state] + _draw(packed, state, col, key, width)]
                 return nxt, nxt
 
-            return self._walk(start, seg_len, step, prepare, rng, offsets, num_tokens, progress)
+            return self._walk(
+                start,
+                seg_len,
+                alias_step,
+                lambda bits: _alias_draws(bits, width),
+                rng,
+                offsets,
+                num_tokens,
+                progress,
+            )
         else:
             # node i's cumulative weights, shifted by i: one global sorted array
             rows = np.repeat(np.arange(self.num_nodes), deg)
