@@ -129,6 +129,10 @@ def test_deterministic_cycle_has_zero_entropy_beyond_its_period():
     # contexts of 2 tokens already determine the next one
     assert np.all(np.abs(r.plugin[2:]) < 1e-12)
     assert r.upper[3] < 0.05
+    # known to within the absolute floor, and no power law in zeros: warned, not fitted
+    assert r.reliable[2:].all()
+    assert not np.isfinite(r.gamma.value)
+    assert any("gamma not fitted" in w for w in r.warnings)
 
 
 def test_shakespeare_plugin_collapse_matches_reference(shakespeare_char):

@@ -23,8 +23,8 @@ posterior mean, which matters for n-gram spaces of V^n cells.
 
 ``reliable[n]`` holds where the bounds agree and the estimate has converged::
 
-    (upper[n] - lower[n]) <= tol * upper[n]                  (bounds agree)
-    |estimate_P[n] - estimate_{P/2}[n]| <= tol * estimate_P[n]   (converged)
+    upper[n] - lower[n] <= max(tol * upper[n], abs_tol)                     (bounds agree)
+    |estimate_P[n] - estimate_{P/2}[n]| <= max(tol * estimate_P[n], abs_tol)   (converged)
 
 with ``P`` the training tokens and ``estimate_{P/2}`` the same estimator on the
 first half of them (the quarter is reported too). ``gamma`` is fitted on the
@@ -66,6 +66,10 @@ ESTIMATORS = ("grassberger", "miller-madow", "plugin")
 #: Default cap on training tokens: the suffix array of 1e8 tokens needs about
 #: 20 bytes per token at peak (benchmarks/entropy.py: 19.5 B/token at 1e7), 2 GB.
 DEFAULT_MAX_TOKENS = 100_000_000
+
+#: Absolute floor of the reliability tolerances (nats), for near-deterministic sources
+#: where a relative tolerance on H_n ~ 0 can never be met.
+ABS_TOL = 0.005
 
 #: Size of the pseudo-documents used to subsample a single-document corpus.
 _BLOCK = 1 << 20
@@ -157,12 +161,15 @@ def _power_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coef[1], coef[0]
 
 
-def _offset_fit(x: np.ndarray, y: np.ndarray, start: tuple[float, float, float] | None = None):
-    """Fit ``log y = log(h_inf + A x^-gamma)``; returns (gamma, A, h_inf, residuals)."""
+def _offset_fit(x: np.ndarray, y: np.ndarray, start: tuple[float, float] | None = None):
+    """Fit ``log y = log(h_inf + A x^-gamma)``; returns (gamma, A, h_inf, residuals).
+
+    ``start`` is an initial (gamma, h_inf).
+    """
     from scipy.optimize import least_squares
 
     ymin = float(y.min())
-    g0, a0 = _power_fit(x, y)
+    g0, _ = _power_fit(x, y)
     p0 = start or (float(np.clip(g0, 0.05, 5.0)), 0.5 * ymin)
     x0 = np.array([p0[0], math.log(max(ymin - p0[1], 1e-6) * x.min() ** p0[0]), p0[1]])
 
@@ -456,9 +463,10 @@ class EntropyResult:
             "bounds_agree": [bool(b) for b in self.agree],
             "reliability_rule": {
                 "tol": self.reliability_tol,
+                "abs_tol": ABS_TOL,
                 "rule": (
-                    "reliable[n] = (upper - lower <= tol * upper) and "
-                    "(|estimate(P) - estimate(P/2)| <= tol * estimate(P))"
+                    "reliable[n] = (upper - lower <= max(tol * upper, abs_tol)) and "
+                    "(|estimate(P) - estimate(P/2)| <= max(tol * estimate(P), abs_tol))"
                 ),
                 "reliable_window": list(self.reliable_window) if self.reliable_window else None,
             },
@@ -798,9 +806,11 @@ def entropy(
     upper_stderr = np.where(from_ext, np.nan, ngram_stderr)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        agree = (upper - lower) <= reliability_tol * upper
+        agree = (upper - lower) <= np.maximum(reliability_tol * upper, ABS_TOL)
         half = rows[-2] if rows.shape[0] >= 2 else np.full_like(estimate, np.nan)
-        converged = np.abs(estimate - half) <= reliability_tol * np.abs(estimate)
+        converged = np.abs(estimate - half) <= np.maximum(
+            reliability_tol * np.abs(estimate), ABS_TOL
+        )
     reliable = agree & converged & np.isfinite(estimate) & np.isfinite(upper)
 
     # uncertainty of each point for the gamma bootstrap: half the bound gap, the noise of
@@ -832,8 +842,17 @@ def entropy(
                 warnings.append(
                     f"gamma window n = {fit_win[0]}..{fit_win[1]} includes unreliable points"
                 )
-            gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
-            if fit_offset:
+            win_h = estimate[fit_win[0] : fit_win[1] + 1]
+            if window is None and not np.all(win_h > 0):
+                # a deterministic source: H_n = 0 has no power law to fit
+                gamma = GammaFit.missing("H_n <= 0 in the reliable window", fit_win)
+                warnings.append(
+                    f"estimate is zero in the reliable window n = {fit_win[0]}..{fit_win[1]}: "
+                    "gamma not fitted"
+                )
+            else:
+                gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
+            if fit_offset and np.isfinite(gamma.value):
                 if npts >= 4:
                     gamma_offset = fit_gamma(
                         n, estimate, sigma, window=fit_win, offset=True, n_boot=n_boot, seed=seed
