@@ -134,14 +134,21 @@ def spectrum(
     if nr * nc * min(nr, nc) <= dense_work or kk >= min(nr, nc) - 1:
         dense = -np.outer(pla, pra)
         dense[ri, ci] += data
-        from scipy.linalg import svd, svdvals
-
-        if vectors:
-            uu, ss, vt = svd(dense, full_matrices=False, lapack_driver="gesdd")
-            vals, u, v = ss[:kk], uu[:, 0], vt[0]
-        else:
-            vals = svdvals(dense)[:kk]
+        # Values from LAPACK without vectors. A LAPACK SVD *with* vectors of even a
+        # 65 x 65 matrix enters multithreaded BLAS-3, which stalls for a scheduler
+        # time slice per call on a busy machine; the top vectors are taken from
+        # ARPACK on the same dense matrix instead (BLAS-1/2 only).
+        vals = np.linalg.svd(dense, compute_uv=False)[:kk]
+        if not vectors:
             u, v = np.zeros(nr), np.zeros(nc)
+        elif min(nr, nc) < 3:
+            uu, _, vt = np.linalg.svd(dense)
+            u, v = uu[:, 0], vt[0]
+        else:
+            from scipy.sparse.linalg import svds
+
+            uu, ss, vt = svds(dense, k=1, tol=0, random_state=seed)
+            u, v = uu[:, 0], vt[0]
         method = "dense"
     else:
         vals, u, v, converged = _arpack_top(ri, ci, data, pla, pra, kk, tol, seed)

@@ -69,6 +69,8 @@ DEFAULT_SHUFFLES = 3
 DEFAULT_BOOT = 200
 #: ARPACK tolerance for the shuffled surrogates (the floor needs a few digits only).
 _SURROGATE_TOL = 1e-8
+#: Tokens generated at once by the streamed shuffles.
+_SHUFFLE_BLOCK = 1 << 20
 #: Keep the shuffled copies in memory when they take at most this many bytes.
 _MATERIALIZE_BYTES = 1 << 28
 
@@ -524,7 +526,8 @@ def correlations(
         k = int(n_blocks)
         if k < 1:
             raise UserError(f"n_blocks must be positive, got {n_blocks}")
-    bounds = layout.block_bounds(k)
+    # Without a bootstrap the blocks are not needed: one block covers everything.
+    bounds = layout.block_bounds(k) if n_boot >= 2 else np.array([0, n_tok], dtype=np.int64)
     chunk = max(int(chunk_tokens), max_lag)
     plan = CountPlan(layout, layout.chunks(chunk), bounds, max_pairs=max_pairs, seed=seed)
     kb = plan.n_blocks
@@ -541,10 +544,12 @@ def correlations(
     )
     surrogates: list[ShuffledSource] = []
     if n_shuffles:
-        cc = content_counts(source, layout, chunk)
+        counts = content_counts(source, layout, chunk)
         keep = n_tok * tokens.dtype.itemsize * n_shuffles <= _MATERIALIZE_BYTES
+        # The permutation depends on the seed only (not on the chunking or on memory).
+        block = max(_SHUFFLE_BLOCK, max_lag)
         surrogates = [
-            ShuffledSource(tokens, layout, cc, [seed, s, 0x5EED], chunk, materialize=keep)
+            ShuffledSource(tokens, layout, counts, [seed, s, 0x5EED], block, materialize=keep)
             for s in range(n_shuffles)
         ]
 
@@ -568,7 +573,7 @@ def correlations(
             if prog is not None:
                 prog.update(task, description=f"correlations (lag {lag})")
             lc = plan.count(source, lag)
-            sp = spectrum(lc.table, k=kk, seed=seed)
+            sp = spectrum(lc.table, k=kk, seed=seed, vectors=weights is not None)
             methods.add(sp.method)
             if not sp.converged:
                 unconverged.append(lag)

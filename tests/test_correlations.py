@@ -1,0 +1,320 @@
+"""The correlation engine against exact answers: dense reference, Markov chains, iid tokens."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pytest
+from scipy.sparse import coo_matrix
+
+from scalinglab._io import to_json_text
+from scalinglab.corpus import TokenCorpus, write_corpus
+from scalinglab.errors import UserError
+from scalinglab.stats import _corr_count as cc
+from scalinglab.stats.correlations import correlations, default_lags, parse_lags
+
+# The package exports the function under the module's name; fetch the module itself.
+corr_mod = importlib.import_module("scalinglab.stats.correlations")
+
+SPEC_KEYS = {
+    "lags",
+    "operator_norm",
+    "frobenius",
+    "noise_floor",
+    "frobenius_floor",
+    "resolvable",
+    "operator_norm_stderr",
+    "beta",
+    "beta_frobenius",
+    "warnings",
+}
+
+
+# ----------------------------------------------------------------------------------------
+# Sources with known correlations
+def stationary(t: np.ndarray) -> np.ndarray:
+    w, vec = np.linalg.eig(t.T)
+    pi = np.real(vec[:, np.argmin(np.abs(w - 1))])
+    return pi / pi.sum()
+
+
+def sample_markov(t: np.ndarray, segments: int, length: int, seed: int) -> np.ndarray:
+    """Independent stationary segments of a first-order chain, concatenated.
+
+    Vectorised over segments; the loop runs over time steps of one segment.
+    """
+    rng = np.random.default_rng(seed)
+    v = t.shape[0]
+    cdf = np.cumsum(t, axis=1)
+    cdf[:, -1] = 1.0
+    x = np.empty((segments, length), dtype=np.int64)
+    x[:, 0] = rng.choice(v, size=segments, p=stationary(t))
+    u = rng.random((segments, length))
+    for i in range(1, length):
+        x[:, i] = (u[:, i, None] > cdf[x[:, i - 1]]).sum(axis=1)
+    return x.ravel()
+
+
+def exact_norms(t: np.ndarray, lags, segments: int, length: int):
+    """Norms of E[C_hat(n)] for the concatenated stream.
+
+    Within a segment C(n) = diag(pi) (T^n - 1 pi^T); the (segments - 1) n pairs
+    that straddle a boundary are independent, so E[C_hat(n)] = (1 - B/M) C(n).
+    """
+    pi = stationary(t)
+    n_tok = segments * length
+    op, fro = [], []
+    for n in lags:
+        c = pi[:, None] * (np.linalg.matrix_power(t, n) - pi[None, :])
+        scale = 1 - (segments - 1) * n / (n_tok - n)
+        op.append(scale * np.linalg.norm(c, 2))
+        fro.append(scale * np.linalg.norm(c))
+    return np.array(op), np.array(fro)
+
+
+CHAIN = np.array(
+    [
+        [0.70, 0.10, 0.05, 0.10, 0.05],
+        [0.05, 0.60, 0.25, 0.05, 0.05],
+        [0.10, 0.05, 0.50, 0.05, 0.30],
+        [0.30, 0.05, 0.05, 0.55, 0.05],
+        [0.05, 0.30, 0.05, 0.05, 0.55],
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def markov_stream():
+    segments, length = 20, 20_000
+    return sample_markov(CHAIN, segments, length, seed=11), segments, length
+
+
+# ----------------------------------------------------------------------------------------
+def test_agrees_with_slow_dense_reference_on_tiny_shakespeare(shakespeare_char):
+    x = np.asarray(shakespeare_char.tokens).astype(np.int64)
+    v = shakespeare_char.vocab_size
+    lags = np.arange(1, 257)
+    res = correlations(shakespeare_char, lags.tolist(), n_shuffles=0, n_boot=0, progress=False)
+    for i, n in enumerate(lags):
+        left, right = x[:-n], x[n:]
+        m = left.size
+        # Duplicates summed by SciPy's COO -> dense conversion: a counting route the
+        # engine does not use.
+        j = coo_matrix((np.ones(m), (left, right)), shape=(v, v)).toarray()
+        c = j / m - np.outer(np.bincount(left, minlength=v), np.bincount(right, minlength=v)) / (
+            m * m
+        )
+        assert res.pairs[i] == m
+        assert res.operator_norm[i] == pytest.approx(np.linalg.norm(c, 2), rel=1e-9)
+        assert res.frobenius[i] == pytest.approx(np.linalg.norm(c), rel=1e-9)
+
+
+def test_markov_chain_norms_match_the_exact_covariance(markov_stream):
+    x, segments, length = markov_stream
+    lags = list(range(1, 9))
+    res = correlations(x, lags, n_shuffles=2, n_boot=100, progress=False)
+    op, fro = exact_norms(CHAIN, lags, segments, length)
+    tol = 3 / np.sqrt(x.size)
+    np.testing.assert_array_less(np.abs(res.operator_norm - op), tol)
+    np.testing.assert_array_less(np.abs(res.frobenius - fro), tol)
+    assert res.resolvable.all()
+    # The bootstrap errors are of the order of the deviations, not orders away.
+    assert np.all(res.operator_norm_stderr > 0.1 / np.sqrt(x.size))
+    assert np.all(res.operator_norm_stderr < 3 / np.sqrt(x.size))
+
+
+def test_bootstrap_stderr_matches_the_spread_of_independent_samples():
+    reps, segments, length = 24, 10, 8_000
+    lags = [1, 2, 4]
+    xs = sample_markov(CHAIN, reps * segments, length, seed=5).reshape(reps, -1)
+    ops, ses, fros, fses = [], [], [], []
+    for x in xs:
+        r = correlations(x, lags, n_shuffles=0, n_boot=300, progress=False, seed=1)
+        ops.append(r.operator_norm)
+        ses.append(r.operator_norm_stderr)
+        fros.append(r.frobenius)
+        fses.append(r.frobenius_stderr)
+    true_sd = np.std(ops, axis=0, ddof=1)
+    mean_se = np.mean(ses, axis=0)
+    ratio = mean_se / true_sd
+    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+    ratio_f = np.mean(fses, axis=0) / np.std(fros, axis=0, ddof=1)
+    assert np.all((ratio_f > 0.6) & (ratio_f < 1.6)), ratio_f
+
+
+def test_iid_tokens_resolve_nothing_and_beta_is_null():
+    rng = np.random.default_rng(7)
+    p = np.array([0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.05, 0.05])
+    x = rng.choice(p.size, size=100_000, p=p)
+    res = correlations(x, n_shuffles=3, n_boot=50, progress=False)
+    assert not res.resolvable.any()
+    assert res.beta.value is None and res.beta_frobenius.value is None
+    assert any("beta is undefined" in w for w in res.warnings)
+    d = json.loads(to_json_text(res.to_dict()))
+    assert d["beta"]["value"] is None and d["beta"]["stderr"] is None
+    # The data are pure noise: their norms sit on the floors.
+    m = res.pairs.astype(float)
+    s2 = (p**2).sum()
+    analytic = (1 - s2) / np.sqrt(m)
+    np.testing.assert_allclose(res.frobenius_floor, analytic, rtol=0.01)
+    # With V = 8, ||C||_F^2 has about (V - 1)^2 = 49 degrees of freedom: single draws
+    # scatter by ~10%, their mean over lags and shuffles by ~1.5%.
+    assert np.mean(res.frobenius_floor_shuffled / analytic) == pytest.approx(1.0, abs=0.04)
+    assert np.mean(res.frobenius / analytic) == pytest.approx(1.0, abs=0.06)
+    assert np.mean(res.operator_norm / res.noise_floor) == pytest.approx(1.0, abs=0.08)
+    assert np.all(res.operator_norm < 1.6 * res.noise_floor)
+
+
+def test_beta_matches_the_fit_of_the_exact_norms(markov_stream):
+    x, segments, length = markov_stream
+    lags = list(range(1, 31))
+    res = correlations(x, lags, n_shuffles=2, n_boot=200, progress=False)
+    b = res.beta
+    assert b.value is not None and b.window is not None and b.window[0] == 1
+    # The automatic window ends at the last resolvable lag before the floor.
+    hi = list(res.lags).index(b.window[1])
+    assert res.resolvable[: hi + 1].all()
+    assert hi == len(lags) - 1 or not res.resolvable[hi + 1]
+    assert b.ci95[0] < b.value < b.ci95[1]
+    inside = (res.lags >= b.window[0]) & (res.lags <= b.window[1])
+    op, _ = exact_norms(CHAIN, res.lags[inside], segments, length)
+    t = np.log(res.lags[inside])
+    w = (res.operator_norm[inside] / res.operator_norm_stderr[inside]) ** 2
+    slope = np.polyfit(t, np.log(op), 1, w=np.sqrt(w))[0]
+    assert abs(b.value - (-slope)) < 3 * b.stderr
+
+
+def test_bootstrap_replicates_are_the_exact_linearisation():
+    """u^T C* v and <C, C*>/||C||_F from block sums equal the dense resampled matrix."""
+    rng = np.random.default_rng(9)
+    v, n, lag, k = 6, 3000, 2, 5
+    x = sample_markov(CHAIN[:5, :5], 3, 1000, seed=3)
+    x[rng.random(n) < 0.1] = 5
+    layout = cc.Layout(n, v)
+    plan = cc.CountPlan(layout, layout.chunks(700), layout.block_bounds(k))
+    src = cc.ArraySource(x)
+    lc = plan.count(src, lag)
+    from scalinglab.stats._corr_linalg import spectrum
+
+    sp = spectrum(lc.table, k=2)
+    weights = rng.multinomial(k, np.full(k, 1 / k), size=6).astype(float)
+    op_r, fro_r = corr_mod._bootstrap_replicates(plan, src, lag, lc, sp, weights)
+    bounds = plan.block_bounds
+    jb = []
+    for b in range(k):
+        pos = np.arange(bounds[b], min(bounds[b + 1], n - lag))
+        j = np.zeros((v, v))
+        np.add.at(j, (x[pos], x[pos + lag]), 1.0)
+        jb.append(j)
+    jb = np.array(jb)
+    c_full = jb.sum(0) / jb.sum() - np.outer(jb.sum((0, 2)), jb.sum((0, 1))) / jb.sum() ** 2
+    assert sp.operator_norm == pytest.approx(np.linalg.norm(c_full, 2), rel=1e-12)
+    for r, w in enumerate(weights):
+        js = np.tensordot(w, jb, axes=1)
+        ms = js.sum()
+        cs = js / ms - np.outer(js.sum(1), js.sum(0)) / ms**2
+        assert op_r[r] == pytest.approx(sp.u @ cs @ sp.v, rel=1e-10)
+        assert fro_r[r] == pytest.approx((c_full * cs).sum() / np.linalg.norm(c_full), rel=1e-10)
+
+
+def test_streamed_memmap_equals_in_memory(tmp_path, monkeypatch, markov_stream):
+    x = markov_stream[0][:60_000]
+    disk = write_corpus(tmp_path / "c", x, vocab_size=5)
+    lags = [1, 2, 5, 40]
+    kw = {"n_shuffles": 2, "n_boot": 40, "progress": False, "n_blocks": 12}
+    mem = correlations(TokenCorpus.from_array(x, vocab_size=5), lags, **kw)
+    monkeypatch.setattr(corr_mod, "_MATERIALIZE_BYTES", 0)
+    monkeypatch.setattr(cc.CountPlan, "keep_triples", 10)
+    streamed = correlations(disk, lags, chunk_tokens=4096, **kw)
+    for key in ("operator_norm", "frobenius", "operator_norm_stderr", "frobenius_stderr"):
+        np.testing.assert_allclose(getattr(streamed, key), getattr(mem, key), rtol=1e-10)
+    # The surrogate floors use the same permutation whether kept or regenerated.
+    np.testing.assert_allclose(streamed.noise_floor, mem.noise_floor, rtol=1e-8)
+
+
+def test_within_documents_and_subsampling(markov_stream):
+    x = markov_stream[0][:50_000].copy()
+    eod = 5
+    offsets = np.arange(0, x.size, 500)
+    x[offsets[1:] - 1] = eod
+    corpus = TokenCorpus.from_array(x, vocab_size=6, doc_offsets=offsets, eod_token=eod)
+    lags = [1, 3, 9]
+    res = correlations(corpus, lags, within_documents=True, n_shuffles=1, n_boot=20, progress=False)
+    # Every document but the last ends with a separator, which pairs do not use.
+    assert res.pairs.tolist() == [(len(offsets) - 1) * (499 - n) + 500 - n for n in lags]
+    assert "groups of whole documents" in res.method["bootstrap"]
+    kw = {"n_shuffles": 4, "n_boot": 20, "progress": False}
+    sub = correlations(x, lags, max_pairs=10_000, **kw)
+    sd = np.sqrt(10_000)
+    assert np.all(np.abs(sub.pairs - 10_000) < 5 * sd)
+    assert any("subsampled" in w for w in sub.warnings)
+    full = correlations(x, lags, **kw)
+    # The floors follow the number of pairs counted (1 / sqrt(M)); with V = 5 a single
+    # shuffled operator norm scatters by ~20%, so compare the mean over lags.
+    ratio = sub.noise_floor / full.noise_floor / np.sqrt(full.pairs / sub.pairs)
+    assert ratio.mean() == pytest.approx(1.0, abs=0.2)
+    np.testing.assert_allclose(
+        sub.frobenius_floor * np.sqrt(sub.pairs),
+        full.frobenius_floor * np.sqrt(full.pairs),
+        rtol=0.02,
+    )
+    np.testing.assert_allclose(sub.operator_norm, full.operator_norm, atol=4 / np.sqrt(1e4))
+
+
+def test_save_writes_the_spec_keys_and_a_figure(tmp_path, markov_stream):
+    res = correlations(markov_stream[0][:40_000], n_shuffles=1, n_boot=30, top_k=3, progress=False)
+    paths = res.save(tmp_path)
+    assert [p.name for p in paths] == ["correlations.json", "correlations.png"]
+    d = json.loads((tmp_path / "correlations.json").read_text())
+    assert SPEC_KEYS <= set(d)
+    assert set(d["beta"]) >= {"value", "stderr", "ci95", "window"}
+    assert set(d["beta_frobenius"]) >= {"value", "stderr", "ci95", "window"}
+    assert len(d["operator_norm"]) == len(d["lags"]) == len(d["noise_floor"])
+    assert all(isinstance(v, int) for v in d["lags"])
+    assert np.asarray(d["top_singular_values"]).shape == (len(d["lags"]), 3)
+    assert d["resolvable_rule"].startswith("operator_norm > 2 x noise_floor")
+    assert (tmp_path / "correlations.png").read_bytes()[:4] == b"\x89PNG"
+    assert "beta" in res.summary()
+
+
+def test_beta_window_override_and_first_lag(markov_stream):
+    x = markov_stream[0][:100_000]
+    lags = list(range(1, 13))
+    res = correlations(x, lags, beta_window=(2, 6), n_shuffles=1, n_boot=50, progress=False)
+    assert res.beta.window == (2, 6) and res.beta.n_points == 5
+    assert res.beta_frobenius.window == (2, 6)
+    res = correlations(x, lags, first_lag=3, n_shuffles=1, n_boot=50, progress=False)
+    assert res.beta.window[0] == 3
+    with pytest.raises(UserError, match="holds 2"):
+        correlations(x, lags, beta_window=(5, 6), n_shuffles=0, n_boot=0, progress=False)
+
+
+def test_default_lags():
+    lags = default_lags(2_000_000)
+    assert lags[:16] == list(range(1, 17)) and lags[-1] == 1024
+    per_decade = np.sum((np.array(lags) > 100) & (np.array(lags) <= 1000))
+    assert 7 <= per_decade <= 9
+    assert default_lags(50_000)[-1] == 50
+    assert default_lags(10) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "lags",
+    [[0, 1], [1, 100], [1.5], ["a"], "1,x", [-3]],
+)
+def test_bad_lags_are_user_errors(lags):
+    with pytest.raises(UserError):
+        correlations(np.arange(100) % 7, lags, n_shuffles=0, n_boot=0, progress=False)
+
+
+def test_bad_input_is_a_user_error():
+    with pytest.raises(UserError):
+        correlations(np.array([0.5, np.nan, 1.0]), [1], progress=False)
+    with pytest.raises(UserError):
+        correlations(np.array([1, 2]), [1], progress=False)
+    with pytest.raises(UserError):
+        correlations(np.arange(100) % 3, [1], floor_factor=0, progress=False)
+    assert parse_lags("1-4,8") == [1, 2, 3, 4, 8]
+    assert parse_lags([2, 4.0]) == [2, 4]
