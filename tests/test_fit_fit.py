@@ -158,6 +158,8 @@ def test_least_squares_power_law_is_ols(noisy_power_law):
     loglik = -n / 2 * (np.log(2 * np.pi * rss / n) + 1)
     assert r.information["aic"] == pytest.approx(2 * k - 2 * loglik)
     assert r.information["bic"] == pytest.approx(k * np.log(n) - 2 * loglik)
+    aicc = 2 * k - 2 * loglik + 2 * k * (k + 1) / (n - k - 1)
+    assert r.information["aicc"] == pytest.approx(aicc)
 
 
 def test_bootstrap_standard_error_matches_ols(noisy_power_law):

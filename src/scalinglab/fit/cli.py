@@ -59,6 +59,8 @@ def print_summary(result: FitResult, json_path: Path) -> None:
                 f"{e['delta_bic']:.2f}",
             )
         console.print(rank)
+    for note in result.data.dropped:
+        console.print(f"note: {note}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     console.print(f"wrote {json_path} and {json_path.with_name('fit.png')}", highlight=False)

@@ -392,7 +392,7 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
     p = form.n_params
     if train.n < p:
         raise UserError(f"form {form.name!r} has {p} parameters but only {train.n} point(s) to fit")
-    warnings = list(fd.dropped)
+    warnings: list[str] = []
     if train.n == p:
         warnings.append(
             "as many parameters as points: the fit interpolates and intervals are unreliable"
@@ -444,9 +444,11 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
     rss = float(np.sum(resid**2))
     n = train.n
     loglik = -0.5 * n * (np.log(2 * np.pi * max(rss, 1e-300) / n) + 1)
+    k = p + 1
     information = {
-        "aic": 2 * (p + 1) - 2 * loglik,
-        "bic": (p + 1) * np.log(n) - 2 * loglik,
+        "aic": 2 * k - 2 * loglik,
+        "aicc": 2 * k - 2 * loglik + 2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else None,
+        "bic": k * np.log(n) - 2 * loglik,
         "log_likelihood": loglik,
         "note": "Gaussian likelihood of the log residuals at the fitted parameters (p + 1 "
         "parameters counting the noise scale)",
@@ -695,6 +697,7 @@ def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) ->
             "objective": r.objective,
             "train_rmsle": r.train["rmsle"],
             "aic": r.information["aic"],
+            "aicc": r.information["aicc"],
             "bic": r.information["bic"],
         }
         if r.extrapolation is not None:

@@ -57,8 +57,9 @@ def _plot_1d(ax, result: FitResult) -> None:
         ax.fill_between(grid, pred.lo, pred.hi, color="C0", alpha=0.25, lw=0, label="95% band")
     ax.plot(grid, pred.y, color="C0", lw=1.8, label=result.form.name)
     ax.set_title(_label(result), fontsize=7)
+    colours = ["C1", "C2", "C4", "C5", "C6", "C8", "C9"]  # C0: the fit, C3: held-out points
     for k, (name, alt) in enumerate(result.alternatives.items()):
-        ax.plot(grid, alt.predict(grid).y, lw=1, ls="--", color=f"C{k + 2}", label=name)
+        ax.plot(grid, alt.predict(grid).y, lw=1, ls="--", color=colours[k % 7], label=name)
     ax.scatter(x[mask], y[mask], s=18, color="k", zorder=3, label="fitted")
     if (~mask).any():
         ax.scatter(
@@ -99,8 +100,9 @@ def _plot_nd(axes, result: FitResult) -> None:
         )
     lims = [min(pred.y.min(), data.y.min()), max(pred.y.max(), data.y.max())]
     ax.plot(lims, lims, color="C0", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if lims[1] > 10 * lims[0]:  # log axes only where the range spans a decade
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     ax.set_xlabel(f"predicted {data.y_name}")
     ax.set_ylabel(f"observed {data.y_name}")
     ax.set_title(_label(result), fontsize=8)
