@@ -64,7 +64,7 @@ __all__ = [
 ESTIMATORS = ("grassberger", "miller-madow", "plugin")
 
 #: Default cap on training tokens: the suffix array of 1e8 tokens needs about
-#: 20 bytes per token at peak (benchmarks/entropy.py: 19.5 B/token at 1e7), 2 GB.
+#: 20 bytes per token at peak (benchmarks/entropy.py: 19.4-19.9 B/token at 1e7), 2 GB.
 DEFAULT_MAX_TOKENS = 100_000_000
 
 #: Absolute floor of the reliability tolerances (nats), for near-deterministic sources
