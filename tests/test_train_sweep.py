@@ -157,12 +157,38 @@ def test_aggregate_keeps_best_lr_averages_seeds_and_takes_the_envelope():
     assert pp[8]["n"] == list(range(1, 9)) and len(pp[8]["loss"]) == 5
     assert np.mean(pp[8]["loss"][1]) == pytest.approx(truth[2**12])
     assert agg["model_entropy"]["P"] == 2**18 and agg["model_entropy"]["context"] == 8
-    assert agg["model_entropy"]["estimate"] == pp[8]["loss"][-1]
+    assert agg["model_entropy"]["loss"] == pp[8]["loss"][-1]
+    assert agg["model_entropy"]["n"] == list(range(1, 9))
     # Window 2^10..2^16 on the envelope: the T=4 point at 2^10 sits 0.1 below the power law.
     assert agg["alpha_D"]["window"] == [2**10, 2**16]
     assert agg["alpha_D"]["value"] == agg["alpha_D"]["no_offset"]["alpha"]
     joined = " ".join(agg["warnings"])
     assert "still falling" in joined and "262,144" in joined
+
+
+def test_a_diverged_run_never_wins_and_a_diverged_point_is_left_out_of_the_fit():
+    runs = [_record(8, P, 1e-3, 0, 3.0 * P**-0.1) for P in (256, 512, 1024, 2048)]
+    runs.append(
+        {
+            **_record(8, 512, 1e-1, 0, 1.0),
+            "best_val_loss": None,
+            "best_val_loss_stderr": None,
+            "per_position_loss": [None] * 8,
+        }
+    )
+    runs.append(
+        {
+            **_record(8, 4096, 1e-1, 0, 1.0),
+            "best_val_loss": None,
+            "best_val_loss_stderr": None,
+            "per_position_loss": [None] * 8,
+        }
+    )
+    agg = aggregate(runs, n_boot=0)
+    assert agg["curve"]["lr"][:4] == [1e-3] * 4
+    assert math.isnan(agg["curve"]["loss"][4])
+    assert agg["alpha_D"]["window"] == [256, 2048]
+    assert agg["alpha_D"]["value"] == pytest.approx(0.1)
 
 
 def test_aggregate_warns_when_the_best_lr_is_at_the_grid_edge():
@@ -181,38 +207,12 @@ def test_aggregate_warns_when_the_best_lr_is_at_the_grid_edge():
 
 
 def _sweep_args(corpus_path: Path, out: Path, steps: int = 40) -> list[str]:
-    return [
-        "sweep",
-        str(corpus_path),
-        "--P",
-        "2^10:2^12",
-        "--context",
-        "8",
-        "--lr",
-        "3e-3,1e-2",
-        "--layers",
-        "1",
-        "--width",
-        "32",
-        "--heads",
-        "2",
-        "--max-steps",
-        str(steps),
-        "--batch-size",
-        "16",
-        "--evals",
-        "6",
-        "--eval-blocks",
-        "32",
-        "--final-eval-blocks",
-        "128",
-        "--bootstrap",
-        "50",
-        "--threads",
-        "1",
-        "--out",
-        str(out),
-    ]
+    opts = (
+        f"--P 2^10:2^12 --context 8 --lr 3e-3,1e-2 --layers 1 --width 32 --heads 2 "
+        f"--max-steps {steps} --batch-size 16 --evals 6 --eval-blocks 32 "
+        "--final-eval-blocks 128 --bootstrap 50 --threads 1"
+    )
+    return ["sweep", str(corpus_path), *opts.split(), "--out", str(out)]
 
 
 def _finished(out: Path) -> dict[str, tuple[bytes, int]]:
@@ -231,8 +231,10 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
 
     out = tmp_path / "sweep"
     env = {**os.environ, "SCALINGLAB_NO_PROGRESS": "1"}
+    # Two worker processes: killing the sweep must take its workers down with it.
+    cmd = [*_sweep_args(shakespeare_char.path, out, 150), "--workers", "2"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scalinglab.cli", *_sweep_args(shakespeare_char.path, out, 150)],
+        [sys.executable, "-m", "scalinglab.cli", *cmd],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -244,6 +246,8 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
     proc.wait()
     before = _finished(out)
     assert 1 <= len(before) < 6, proc.stderr.read().decode()[-2000:]
+    time.sleep(1.5)  # a surviving worker would finish its run and write it meanwhile
+    assert _finished(out) == before
     assert not (out / "sweep.json").exists()
 
     with pytest.raises(SystemExit) as e:
@@ -257,6 +261,8 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
     assert sorted(sweep["runs_reused"]) == sorted(before)
     assert sorted(sweep["runs_trained"]) == sorted(set(after) - set(before))
     assert len(sweep["runs"]) == 6 and sweep["curve"]["P"] == [1024, 2048, 4096]
+    ent = read_json(out / "model_entropy.json")
+    assert ent["n"] == list(range(1, 9)) and ent["P"] == 4096 and len(ent["loss"]) == 8
 
     # A third invocation trains nothing.
     with pytest.raises(SystemExit):

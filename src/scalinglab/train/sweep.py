@@ -5,6 +5,8 @@ Layout of a sweep directory::
     DIR/runs/<run-id>.json   one finished run (RunResult.to_dict() plus run_id), written
                              atomically once and never rewritten
     DIR/sweep.json           runs, curve {P, loss}, per-position matrix, alpha_D fits
+    DIR/model_entropy.json   {n, loss}: L_n at the largest P, upper bounds on H_n
+    DIR/sweep.png            the loss curve with its fits, and L_n against n per P
 
 The run id names the grid point and hashes everything that defines the run
 (corpus content, model shape, training settings), so re-running the same
@@ -24,6 +26,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -127,6 +130,23 @@ class _Job:
     model: dict[str, Any]
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this worker when the sweep process dies.
+
+    Without it, workers of a killed sweep would finish their current runs unseen.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - unusual libc
+        pass
+
+
 def _cost(job: _Job) -> float:
     """Planned training tokens of a job, at most max_epochs * P and max_steps * batch * T."""
     t = job.train
@@ -134,6 +154,7 @@ def _cost(job: _Job) -> float:
 
 
 def _init_worker(threads: int) -> None:
+    _die_with_parent()
     import torch
 
     torch.set_num_threads(threads)
@@ -178,8 +199,9 @@ class SweepResult:
         Measured exponent: ``value``, ``stderr``, ``ci95``, ``window`` (of the
         no-offset fit) plus ``no_offset`` and ``with_offset`` fits in full.
     model_entropy : dict
-        Per-position losses at the largest P and context: an upper bound on the
-        conditional entropies H_n (input for the entropy engine's ``--entropy-from``).
+        ``n`` (tokens seen) and ``loss`` L_n at the largest P and context, an upper
+        bound on the conditional entropies H_n; also written to
+        ``DIR/model_entropy.json`` for ``scalinglab predict --entropy-from``.
     warnings : list of str
     runs_reused, runs_trained : list of str
         Run ids found finished on disk and trained by this invocation.
@@ -208,13 +230,14 @@ def _seed_mean(recs: list[dict[str, Any]]) -> tuple[float, float, np.ndarray, np
     With several seeds the error is the spread over seeds / sqrt(seeds) (training
     and slice noise included); with one, the held-out sampling error of that run.
     """
-    losses = np.array([r["best_val_loss"] for r in recs])
+    # JSON stores NaN (a diverged run) as null; dtype=float turns null back into NaN.
+    losses = np.array([r["best_val_loss"] for r in recs], dtype=float)
     pos = np.array([r["per_position_loss"] for r in recs], dtype=float)
     if len(recs) >= 2:
         err = float(losses.std(ddof=1) / math.sqrt(len(recs)))
         pos_err = pos.std(axis=0, ddof=1) / math.sqrt(len(recs))
     else:
-        err = float(recs[0]["best_val_loss_stderr"] or float("nan"))
+        err = float(np.array(recs[0]["best_val_loss_stderr"], dtype=float))
         pos_err = np.array(recs[0]["per_position_stderr"], dtype=float)
     return float(losses.mean()), err, pos.mean(axis=0), pos_err
 
@@ -253,7 +276,8 @@ def aggregate(
         unconverged: list[int] = []
         for P in Ps:
             options = {lr: _seed_mean(by_key[(T, P, lr)]) for lr in all_lrs if (T, P, lr) in by_key}
-            lr = min(options, key=lambda v: options[v][0])
+            # NaN (diverged) never wins: it sorts after every finite loss.
+            lr = min(options, key=lambda v: _rank(options[v][0]))
             mean, err, pos, pos_err = options[lr]
             recs = by_key[(T, P, lr)]
             rows["P"].append(P)
@@ -296,7 +320,7 @@ def aggregate(
         c = curves[str(T)]
         for i, P in enumerate(c["P"]):
             cand = (c["loss"][i], c["stderr"][i], T, c["lr"][i], c["seeds"][i], c["converged"][i])
-            if P not in env or cand[0] < env[P][0]:
+            if P not in env or _rank(cand[0]) < _rank(env[P][0]):
                 env[P] = cand
     Ps = sorted(env)
     curve = {
@@ -314,7 +338,7 @@ def aggregate(
     last = per_position[-1]
     model_entropy = {
         "n": last["n"],
-        "estimate": last["loss"][-1],
+        "loss": last["loss"][-1],
         "stderr": last["stderr"][-1],
         "P": last["P"][-1],
         "context": T_max,
@@ -330,6 +354,11 @@ def aggregate(
         "model_entropy": model_entropy,
         "warnings": warnings,
     }
+
+
+def _rank(loss: float) -> tuple[bool, float]:
+    """Sort key of a loss: NaN (a diverged run) after every finite value."""
+    return (not math.isfinite(loss), loss)
 
 
 def _list(values: list[int]) -> str:
@@ -488,8 +517,9 @@ def run_sweep(
             import multiprocessing as mp
 
             ref: TokenCorpus | str = str(corpus.path) if corpus.path else corpus
-            # Longest runs first (a greedy longest-processing-time schedule).
-            todo.sort(key=lambda j: -_cost(j))
+            # Longest runs first (a greedy longest-processing-time schedule); at equal
+            # budgets larger P first, as smaller ones tend to stop early.
+            todo.sort(key=lambda j: (-_cost(j), -j.train["P"]))
             with ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=mp.get_context("spawn"),
@@ -527,7 +557,12 @@ def run_sweep(
         wall_time_s=time.perf_counter() - t0,
         **agg,
     )
-    write_json(Path(out) / "sweep.json", result.to_dict())
+    from ..report.curve import plot_sweep
+
+    doc = result.to_dict()
+    write_json(Path(out) / "model_entropy.json", result.model_entropy)
+    write_json(Path(out) / "sweep.json", doc)
+    plot_sweep(doc, Path(out) / "sweep.png")
     return result
 
 
