@@ -318,3 +318,24 @@ def test_bad_input_is_a_user_error():
         correlations(np.arange(100) % 3, [1], floor_factor=0, progress=False)
     assert parse_lags("1-4,8") == [1, 2, 3, 4, 8]
     assert parse_lags([2, 4.0]) == [2, 4]
+
+
+def test_vocabulary_of_2_to_the_17_runs_sparse():
+    rng = np.random.default_rng(12)
+    v = 1 << 17
+    x = (rng.zipf(1.2, 100_000) - 1) % v
+    x[:10] = v - 1
+    corpus = TokenCorpus.from_array(x, vocab_size=v)
+    assert corpus.tokens.dtype == np.uint32
+    res = correlations(corpus, [1, 2], n_shuffles=1, n_boot=20, n_blocks=10, progress=False)
+    assert "ARPACK" in res.method["operator_norm"]
+    assert not res.resolvable.any() and res.beta.value is None
+    np.testing.assert_allclose(res.operator_norm, res.noise_floor, rtol=0.3)
+
+
+def test_a_constant_stream_has_no_correlation():
+    res = correlations(
+        np.zeros(500, dtype=np.int64), [1, 2, 5], n_shuffles=1, n_boot=20, progress=False
+    )
+    assert np.all(res.operator_norm == 0) and np.all(res.frobenius == 0)
+    assert res.beta.value is None and not res.resolvable.any()

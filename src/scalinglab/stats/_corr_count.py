@@ -414,7 +414,7 @@ class CountPlan:
             left_b += np.bincount(blk * v + rows, weights=cnt, minlength=k * v)
             right_b += np.bincount(blk * v + (key - rows * v), weights=cnt, minlength=k * v)
             pairs_b += np.bincount(blk, weights=cnt, minlength=k)
-            acc.add(*run_length(key, cnt))
+            acc.add(*(run_length(key, cnt) if k > 1 else (key, cnt)))
             if triples is not None:
                 kept += comp.size
                 if kept <= self.keep_triples:

@@ -122,11 +122,13 @@ def spectrum(
     u_full, v_full = np.zeros(vsz), np.zeros(vsz)
     if m == 0 or nr == 0 or nc == 0:
         return Spectrum(np.zeros(max(k, 1)), u_full, v_full, fro, m, "dense")
-    rmap = np.full(vsz, -1, dtype=np.int64)
+    rmap = np.full(vsz, -1, dtype=np.int32)
     rmap[ra] = np.arange(nr)
-    cmap = np.full(vsz, -1, dtype=np.int64)
+    cmap = np.full(vsz, -1, dtype=np.int32)
     cmap[ca] = np.arange(nc)
-    ri, ci = rmap[table.rows], cmap[table.cols]
+    rows = table.rows
+    ri, ci = rmap[rows], cmap[table.cols]
+    del rows
     data = table.counts / m
     pla, pra = pl[ra], pr[ca]
     kk = max(int(k), 1)
@@ -168,8 +170,11 @@ def _arpack_top(ri, ci, data, pla, pra, k, tol, seed):
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
 
     nr, nc = pla.size, pra.size
-    jm = csr_matrix((data, (ri, ci)), shape=(nr, nc))
-    jt = jm.T.tocsr()
+    # Keys are sorted, so the rows are too: build the CSR arrays directly (no COO copy).
+    indptr = np.zeros(nr + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ri, minlength=nr), out=indptr[1:])
+    jm = csr_matrix((data, ci, indptr), shape=(nr, nc))
+    jt = jm.T  # a CSC view: no second copy of the counts
 
     def matvec(x):
         x = np.ravel(x)

@@ -396,12 +396,10 @@ def _beta_fit(
         window = _auto_window(lags, ok, first_lag)
         if window is None:
             reason = (
-                f"no resolvable lag from lag {first_lag} on ({floor_name})"
+                f"nothing is resolvable ({floor_name})"
                 if not ok.any()
-                else f"lag {first_lag} is not resolvable ({floor_name})"
+                else f"the first lag of the window, {first_lag}, is not resolvable"
             )
-            if not ok.any():
-                reason = f"nothing is resolvable ({floor_name})"
             warnings.append(f"{name} is undefined: {reason}")
             return PowerLawFit.undefined(reason)
         n_in = int(((lags >= window[0]) & (lags <= window[1])).sum())
