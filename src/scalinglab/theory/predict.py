@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, read_json, write_json
+from .._io import _jsonable, atomic_path, read_json, write_json
 from .._progress import info
 from ..errors import UserError
 from .law import alpha_from, entropy_at, horizon, tokens_for_horizon
@@ -343,7 +343,8 @@ def predict_from_stats(
 
     # Entropy curve: measured H_n up to the last reliable n, the fitted law beyond.
     n_meas = np.asarray(ent["n"], float)
-    h_meas = np.asarray([_num(v) for v in ent["estimate"]], float)
+    # H_n never increases with n: the running minimum removes estimation wiggles.
+    h_meas = np.fmin.accumulate(np.asarray([_num(v) for v in ent["estimate"]], float))
     reliable = np.asarray(ent.get("reliable", [True] * len(n_meas)), bool)
     gw = gamma_d.get("window") or [1, int(n_meas[-1])]
     rel_n = n_meas[reliable & (n_meas >= 1)]
@@ -565,7 +566,7 @@ def predict(
         info(f"reusing {out_p / 'correlations.json'} (same corpus and settings)")
     else:
         res = corr_fn(c, lags=lags, beta_window=beta_window, seed=seed, progress=progress)
-        corr_d = {**res.to_dict(), "corpus": desc, "predict_settings": corr_settings}
+        corr_d = _jsonable({**res.to_dict(), "corpus": desc, "predict_settings": corr_settings})
         if out_p:
             res.save(out_p)
             write_json(out_p / "correlations.json", corr_d)
@@ -582,7 +583,7 @@ def predict(
         if max_n is not None:
             kw["max_n"] = max_n
         res = ent_fn(c, **kw)
-        ent_d = {**res.to_dict(), "corpus": desc, "predict_settings": ent_settings}
+        ent_d = _jsonable({**res.to_dict(), "corpus": desc, "predict_settings": ent_settings})
         if out_p:
             res.save(out_p)
             write_json(out_p / "entropy.json", ent_d)
