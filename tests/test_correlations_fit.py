@@ -43,18 +43,40 @@ def test_interval_covers_the_true_exponent_about_95_percent_of_the_time():
 
 def test_supplied_replicates_are_refitted_with_the_same_weights():
     rng = np.random.default_rng(3)
-    y = noisy_law(0.7, 0.03, 4)
-    sig = 0.03 * y
-    reps = y[None, :] * np.exp(0.03 * rng.standard_normal((200, y.size)))
+    y = 0.02 * LAGS**-0.7  # on the law: no scatter, the replicates carry all the noise
+    sig = 0.03 * y * (1 + LAGS / 50)
+    reps = y[None, :] * np.exp(sig / y * rng.standard_normal((200, y.size)))
     fit = fit_power_law(LAGS, y, sig, window=(2, 100), replicates=reps, detect_break=False)
+    assert fit.scatter == 0.0 and fit.chi2_dof == pytest.approx(0.0, abs=1e-20)
     inside = (LAGS >= 2) & (LAGS <= 100)
-    w = np.sqrt((y[inside] / sig[inside]) ** 2)
+    w = y[inside] / sig[inside]  # np.polyfit weights multiply the residuals
     slopes = [np.polyfit(np.log(LAGS[inside]), np.log(r[inside]), 1, w=w)[0] for r in reps]
     assert fit.stderr == pytest.approx(np.std(slopes, ddof=1), rel=1e-9)
+    assert fit.stderr_sampling == pytest.approx(fit.stderr, rel=1e-12)
     # The window reports the first and last points used.
     assert fit.window == (LAGS[inside][0], LAGS[inside][-1])
-    central = np.polyfit(np.log(LAGS[inside]), np.log(y[inside]), 1, w=w)[0]
-    assert fit.value == pytest.approx(-central, rel=1e-12)
+    assert fit.value == pytest.approx(0.7, rel=1e-12)
+
+
+def test_scatter_beyond_the_errors_is_estimated_and_propagated():
+    """log y = log A - beta log x + tau e + s e': with s << tau the fit must find tau,
+    weight the points about equally and quote the error of the full scatter."""
+    tau, s, beta, trials = 0.1, 0.01, 0.8, 200
+    t = np.log(LAGS)
+    exact_se = np.sqrt(tau**2 + s**2) / np.sqrt(((t - t.mean()) ** 2).sum())
+    taus, ses, hits = [], [], 0
+    for seed in range(trials):
+        rng = np.random.default_rng(seed)
+        y = 0.02 * LAGS**-beta * np.exp(tau * rng.standard_normal(LAGS.size))
+        y = y * np.exp(s * rng.standard_normal(LAGS.size))
+        fit = fit_power_law(LAGS, y, s * y, n_boot=300, seed=seed, detect_break=False)
+        taus.append(fit.scatter)
+        ses.append(fit.stderr)
+        hits += fit.ci95[0] <= beta <= fit.ci95[1]
+        assert fit.chi2_dof > 5 and fit.stderr_sampling < fit.stderr
+    assert np.median(taus) == pytest.approx(tau, rel=0.1)
+    assert np.median(ses) == pytest.approx(exact_se, rel=0.15)
+    assert 0.88 <= hits / trials <= 0.995
 
 
 def test_a_broken_power_law_is_detected_and_split():

@@ -364,7 +364,7 @@ class CountPlan:
     block_bounds: np.ndarray
     max_pairs: int | None = None
     seed: int = 0
-    keep_triples: int = 1 << 25
+    keep_triples: int = 1 << 24
 
     @property
     def n_blocks(self) -> int:
@@ -453,7 +453,7 @@ def count_pairs(
     doc_offsets: np.ndarray | None = None,
     eod_token: int | None = None,
     within_documents: bool = False,
-    chunk_tokens: int = 1 << 24,
+    chunk_tokens: int = 1 << 22,
 ) -> PairCounts:
     """Count the lag-``n`` pairs whose left member lies in ``[start, stop)``.
 

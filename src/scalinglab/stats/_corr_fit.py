@@ -29,10 +29,15 @@ class PowerLawFit:
     n_points : int
         Number of points in the window.
     chi2_dof : float or None
-        Weighted residual sum of squares per degree of freedom (about 1 when the
-        power law and the errors describe the data).
+        Residual sum of squares per degree of freedom weighted by the standard
+        errors alone (about 1 when the power law and the errors describe the data).
+    scatter : float or None
+        ``tau``, the scatter of ``log y`` about the power law beyond the standard
+        errors (0 when ``chi2_dof <= 1``; None without standard errors).
+    stderr_sampling : float or None
+        The part of ``stderr`` due to the sampling errors of ``y`` alone.
     fit_stderr : float or None
-        The least-squares standard error (scaled by ``sqrt(chi2_dof)`` when above 1).
+        The least-squares standard error with the final weights.
     n_boot : int
         Bootstrap replicates used.
     method : str
@@ -50,6 +55,8 @@ class PowerLawFit:
     amplitude: float | None = None
     n_points: int = 0
     chi2_dof: float | None = None
+    scatter: float | None = None
+    stderr_sampling: float | None = None
     fit_stderr: float | None = None
     n_boot: int = 0
     method: str = ""
@@ -83,6 +90,8 @@ class PowerLawFit:
             "amplitude": self.amplitude,
             "n_points": self.n_points,
             "chi2_dof": self.chi2_dof,
+            "scatter": self.scatter,
+            "stderr_sampling": self.stderr_sampling,
             "fit_stderr": self.fit_stderr,
             "n_boot": self.n_boot,
             "method": self.method,
@@ -133,6 +142,26 @@ def _slope_weights(t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return c_slope, c_icpt
 
 
+def _wls_predict(t: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    c_slope, c_icpt = _slope_weights(t, w)
+    return (c_icpt @ z) + (c_slope @ z) * t
+
+
+def _scatter2(t: np.ndarray, z: np.ndarray, rel2: np.ndarray, dof: int) -> float:
+    """``tau^2`` solving ``sum_i r_i^2 / (s_i^2 + tau^2) = dof`` (Paule-Mandel)."""
+    from scipy.optimize import brentq
+
+    def excess(tau2: float) -> float:
+        w = 1.0 / (rel2 + tau2)
+        r = z - _wls_predict(t, z, w)
+        return float((w * r * r).sum()) - dof
+
+    hi = max(float(np.var(z)), 1e-12)
+    while excess(hi) > 0:
+        hi *= 4
+    return float(brentq(excess, 0.0, hi, xtol=1e-14, rtol=1e-10))
+
+
 def fit_power_law(
     x: Any,
     y: Any,
@@ -150,16 +179,24 @@ def fit_power_law(
 ) -> PowerLawFit:
     """Fit ``y = A x^-beta`` over a window, with bootstrap errors.
 
-    The fit minimises ``sum_i w_i (log y_i - log A + beta log x_i)^2`` with
-    ``w_i = (y_i / sigma_i)^2`` (the inverse variance of ``log y_i`` by the delta
-    method; ``w_i = 1`` without ``sigma``).
+    The fit minimises ``sum_i w_i (log y_i - log A + beta log x_i)^2``. With
+    standard errors, ``s_i = sigma_i / y_i`` is the error of ``log y_i`` (delta
+    method) and ``w_i = 1 / (s_i^2 + tau^2)``: ``tau`` is the scatter of the
+    points about the power law beyond their errors, 0 when the weighted
+    residuals are consistent with the errors (``chi2_dof <= 1``), else chosen so
+    that the weighted residual sum of squares equals its degrees of freedom
+    (the Paule-Mandel estimator of a random-effects model). Real correlation
+    curves are not exact power laws; without ``tau`` their very precise
+    short-lag points would dominate the fit and its error would ignore the
+    misfit. Without ``sigma``, ``w_i = 1``.
 
-    Errors come from, in order of preference: ``replicates`` (an
-    ``n_boot x len(x)`` array of bootstrap replicates of ``y``, e.g. a block
-    bootstrap shared by every ``x`` so that correlations between points are
-    kept; each replicate is refitted with the same weights), else a parametric
-    bootstrap ``log y* = log y + (sigma / y) e`` with ``e ~ N(0, 1)``, else a
-    residual bootstrap. ``stderr`` is the standard deviation of the refitted
+    Errors come from bootstrap replicates of ``log y``, in order of preference
+    ``replicates`` (an ``n_boot x len(x)`` array of replicates of ``y``, e.g. a
+    block bootstrap shared by every ``x`` so that correlations between points
+    are kept), else a parametric bootstrap ``log y* = log y + s e`` with
+    ``e ~ N(0, 1)``, else a residual bootstrap; with ``tau > 0`` every replicate
+    also gets independent scatter ``tau e``. Each replicate is refitted with the
+    same weights; ``stderr`` is the standard deviation of the refitted
     exponents and ``ci95`` their 2.5 and 97.5 percentiles.
 
     With ``detect_break`` a continuous two-slope model (a hinge at one of the
@@ -215,29 +252,40 @@ def fit_power_law(
         )
     xs, ys = x[idx], y[idx]
     t, z = np.log(xs), np.log(ys)
-    rel = None
+    if np.ptp(t) == 0:
+        raise UserError("a power-law fit needs at least two distinct x values")
+    rel2 = None
     if sig is not None:
         rel = sig[idx] / ys
         good = np.isfinite(rel) & (rel > 0)
         fill = np.median(rel[good]) if good.any() else 1.0
-        rel = np.where(good, rel, fill)
-        w = 1.0 / rel**2
-    else:
-        w = np.ones_like(t)
-    if np.ptp(t) == 0:
-        raise UserError("a power-law fit needs at least two distinct x values")
+        rel2 = np.where(good, rel, fill) ** 2
+    dof = idx.size - 2
+    w0 = 1.0 / rel2 if rel2 is not None else np.ones_like(t)
+    resid0 = z - _wls_predict(t, z, w0)
+    chi2_dof = float((w0 * resid0**2).sum() / dof) if dof > 0 else None
+    tau2 = 0.0
+    if rel2 is not None and chi2_dof is not None and chi2_dof > 1:
+        tau2 = _scatter2(t, z, rel2, dof)
+    w = 1.0 / (rel2 + tau2) if rel2 is not None else w0
     c_slope, c_icpt = _slope_weights(t, w)
     slope, icpt = float(c_slope @ z), float(c_icpt @ z)
     resid = z - (icpt + slope * t)
-    dof = idx.size - 2
-    chi2_dof = float((w * resid**2).sum() / dof) if dof > 0 else None
     sxx = float((w * (t - (w * t).sum() / w.sum()) ** 2).sum())
-    fit_se = float(np.sqrt(max(chi2_dof or 1.0, 1.0) / sxx)) if sxx > 0 else None
+    chi2_w = float((w * resid**2).sum() / dof) if dof > 0 else 1.0
+    fit_se = float(np.sqrt(max(chi2_w, 1.0) / sxx)) if sxx > 0 else None
 
-    zr, method = _replicate_logs(z, rel, resid, replicates, idx, n_boot, seed)
+    rel = np.sqrt(rel2) if rel2 is not None else None
+    zs, method = _replicate_logs(z, rel, resid, replicates, idx, n_boot, seed)
+    zr = zs
+    if tau2 > 0:
+        noise = np.random.default_rng([seed, 0x7A0]).standard_normal(zs.shape)
+        zr = zs + np.sqrt(tau2) * noise
+        method += "; plus the scatter about the power law (tau)"
     slopes = zr @ c_slope if zr.shape[0] else np.zeros(0)
     beta = -slope
-    stderr = float(np.std(-slopes, ddof=1)) if slopes.size >= 2 else None
+    stderr = float(np.std(slopes, ddof=1)) if slopes.size >= 2 else None
+    se_samp = float(np.std(zs @ c_slope, ddof=1)) if zs.shape[0] >= 2 else None
     ci = (
         (float(np.percentile(-slopes, 2.5)), float(np.percentile(-slopes, 97.5)))
         if slopes.size >= 2
@@ -251,6 +299,8 @@ def fit_power_law(
         amplitude=float(np.exp(icpt)),
         n_points=int(idx.size),
         chi2_dof=chi2_dof,
+        scatter=float(np.sqrt(tau2)) if rel2 is not None else None,
+        stderr_sampling=se_samp,
         fit_stderr=fit_se,
         n_boot=int(slopes.size),
         method=f"weighted least squares of log y on log x; {method}",
@@ -263,8 +313,8 @@ def fit_power_law(
             idx,
             t,
             z,
-            w,
-            zr,
+            w0,
+            zs,
             replicates,
             n_boot,
             seed,

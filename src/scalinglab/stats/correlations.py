@@ -370,13 +370,16 @@ def _beta_fit(
     se: np.ndarray,
     reps: np.ndarray | None,
     ok: np.ndarray,
-    beta_window: tuple[int, int] | None,
+    warnings: list[str],
+    floor_name: str,
+    *,
+    window: tuple[int, int] | None,
     first_lag: int,
     n_boot: int,
     seed: int,
-    warnings: list[str],
-    floor_name: str,
 ) -> PowerLawFit:
+    """Fit beta over the given window or the automatic one; undefined fits warn."""
+    beta_window = window
     if beta_window is not None:
         lo, hi = beta_window
         inside = (lags >= lo) & (lags <= hi)
@@ -431,6 +434,111 @@ def _beta_fit(
     return fit
 
 
+@dataclass
+class _Measured:
+    """Per-lag measurements (arrays indexed like the lags)."""
+
+    op: np.ndarray
+    fro: np.ndarray
+    second: np.ndarray
+    pairs: np.ndarray
+    fro_floor: np.ndarray
+    shuf_op: np.ndarray
+    shuf_fro: np.ndarray
+    reps_op: np.ndarray | None
+    reps_fro: np.ndarray | None
+    topv: np.ndarray | None
+    methods: set[str]
+    unconverged: list[int]
+
+
+def _measure_lags(
+    plan: CountPlan,
+    source: TokenSource,
+    surrogates: list[ShuffledSource],
+    lag_arr: np.ndarray,
+    weights: np.ndarray | None,
+    top_k: int,
+    seed: int,
+    progress: bool,
+) -> _Measured:
+    """Count every lag, take its norms, bootstrap replicates and shuffled floors."""
+    nl, n_boot, n_sh = lag_arr.size, 0 if weights is None else weights.shape[0], len(surrogates)
+    kk = max(2, top_k)
+    m = _Measured(
+        op=np.zeros(nl),
+        fro=np.zeros(nl),
+        second=np.zeros(nl),
+        pairs=np.zeros(nl, dtype=np.int64),
+        fro_floor=np.zeros(nl),
+        shuf_op=np.full((max(n_sh, 1), nl), np.nan),
+        shuf_fro=np.full((max(n_sh, 1), nl), np.nan),
+        reps_op=np.full((n_boot, nl), np.nan) if weights is not None else None,
+        reps_fro=np.full((n_boot, nl), np.nan) if weights is not None else None,
+        topv=np.zeros((nl, top_k)) if top_k else None,
+        methods=set(),
+        unconverged=[],
+    )
+    with make_progress() if progress else contextlib.nullcontext() as prog:
+        task = prog.add_task("correlations", total=nl) if prog is not None else None
+        for i, lag in enumerate(lag_arr.tolist()):
+            if prog is not None:
+                prog.update(task, description=f"correlations (lag {lag})")
+            lc = plan.count(source, lag)
+            sp = spectrum(lc.table, k=kk, seed=seed, vectors=weights is not None)
+            m.methods.add(sp.method)
+            if not sp.converged:
+                m.unconverged.append(lag)
+            m.op[i], m.fro[i], m.second[i] = sp.operator_norm, sp.frobenius, sp.values[1]
+            m.pairs[i] = sp.pairs
+            if m.topv is not None:
+                m.topv[i] = sp.values[:top_k]
+            if sp.pairs:
+                pl = lc.left_blocks.sum(0) / sp.pairs
+                pr = lc.right_blocks.sum(0) / sp.pairs
+                m.fro_floor[i] = np.sqrt(max(1 - pl @ pl, 0.0) * max(1 - pr @ pr, 0.0) / sp.pairs)
+            if weights is not None:
+                assert m.reps_op is not None and m.reps_fro is not None
+                m.reps_op[:, i], m.reps_fro[:, i] = _bootstrap_replicates(
+                    plan, source, lag, lc, sp, weights
+                )
+            for s, sur in enumerate(surrogates):
+                tab = plan.count_plain(sur, lag, stream=s + 1)
+                ssp = spectrum(tab, k=1, tol=_SURROGATE_TOL, seed=seed, vectors=False)
+                m.shuf_op[s, i], m.shuf_fro[s, i] = ssp.operator_norm, ssp.frobenius
+            del lc
+            if prog is not None:
+                prog.advance(task)
+    return m
+
+
+def _stderr(reps: np.ndarray | None, nl: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard deviation and 95% percentile interval of bootstrap replicates per lag."""
+    if reps is None:
+        return np.full(nl, np.nan), np.full((nl, 2), np.nan)
+    return reps.std(axis=0, ddof=1), np.percentile(reps, [2.5, 97.5], axis=0).T
+
+
+def _floors(m: _Measured, n_shuffles: int, factor: float):
+    """Operator-norm floor (mean of the shuffles), its spread, the shuffled Frobenius
+    floor, which lags are resolvable, and the rule applied."""
+    nl = m.op.size
+    if n_shuffles:
+        floor = m.shuf_op.mean(axis=0)
+        floor_sd = m.shuf_op.std(axis=0, ddof=1) if n_shuffles > 1 else np.full(nl, np.nan)
+        rule = (
+            f"operator_norm > {factor:g} x noise_floor, the mean operator norm of "
+            f"{n_shuffles} shuffled surrogate(s) (same tokens randomly permuted, same lag)"
+        )
+        return floor, floor_sd, m.shuf_fro.mean(axis=0), m.op > factor * floor, rule
+    rule = (
+        f"frobenius > {factor:g} x frobenius_floor (analytic); no shuffled surrogates were "
+        "drawn, so there is no operator-norm floor"
+    )
+    nan = np.full(nl, np.nan)
+    return nan, nan.copy(), nan.copy(), m.fro > factor * m.fro_floor, rule
+
+
 def correlations(
     corpus: Any,
     lags: Any = None,
@@ -446,7 +554,7 @@ def correlations(
     seed: int = 0,
     progress: bool = True,
     n_blocks: int | None = None,
-    chunk_tokens: int = 1 << 24,
+    chunk_tokens: int = 1 << 22,
 ) -> CorrelationResult:
     """Measure ``||C(n)||`` at every lag with its noise floor and fit ``beta``.
 
@@ -551,76 +659,14 @@ def correlations(
             for s in range(n_shuffles)
         ]
 
+    m = _measure_lags(plan, source, surrogates, lag_arr, weights, top_k, seed, progress)
     nl = lag_arr.size
-    kk = max(2, top_k)
-    op = np.zeros(nl)
-    fro = np.zeros(nl)
-    second = np.zeros(nl)
-    pairs = np.zeros(nl, dtype=np.int64)
-    topv = np.zeros((nl, top_k)) if top_k else None
-    shuf_op = np.full((max(n_shuffles, 1), nl), np.nan)
-    shuf_fro = np.full((max(n_shuffles, 1), nl), np.nan)
-    fro_floor = np.zeros(nl)
-    reps_op = np.full((n_boot, nl), np.nan) if weights is not None else None
-    reps_fro = np.full((n_boot, nl), np.nan) if weights is not None else None
-    methods: set[str] = set()
-    unconverged: list[int] = []
-    with make_progress() if progress else contextlib.nullcontext() as prog:
-        task = prog.add_task("correlations", total=nl) if prog is not None else None
-        for i, lag in enumerate(lag_arr.tolist()):
-            if prog is not None:
-                prog.update(task, description=f"correlations (lag {lag})")
-            lc = plan.count(source, lag)
-            sp = spectrum(lc.table, k=kk, seed=seed, vectors=weights is not None)
-            methods.add(sp.method)
-            if not sp.converged:
-                unconverged.append(lag)
-            op[i], fro[i], second[i] = sp.operator_norm, sp.frobenius, sp.values[1]
-            pairs[i] = sp.pairs
-            if topv is not None:
-                topv[i] = sp.values[:top_k]
-            pl, pr = lc.left_blocks.sum(0), lc.right_blocks.sum(0)
-            if sp.pairs:
-                pl, pr = pl / sp.pairs, pr / sp.pairs
-                fro_floor[i] = np.sqrt(max(1 - pl @ pl, 0.0) * max(1 - pr @ pr, 0.0) / sp.pairs)
-            if weights is not None:
-                assert reps_op is not None and reps_fro is not None
-                reps_op[:, i], reps_fro[:, i] = _bootstrap_replicates(
-                    plan, source, lag, lc, sp, weights
-                )
-            for s, sur in enumerate(surrogates):
-                tab = plan.count_plain(sur, lag, stream=s + 1)
-                ssp = spectrum(tab, k=1, tol=_SURROGATE_TOL, seed=seed, vectors=False)
-                shuf_op[s, i], shuf_fro[s, i] = ssp.operator_norm, ssp.frobenius
-            del lc
-            if prog is not None:
-                prog.advance(task)
+    op, fro, second, fro_floor = m.op, m.fro, m.second, m.fro_floor
+    reps_op, reps_fro = m.reps_op, m.reps_fro
 
-    def _se(reps: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        if reps is None:
-            return np.full(nl, np.nan), np.full((nl, 2), np.nan)
-        return reps.std(axis=0, ddof=1), np.percentile(reps, [2.5, 97.5], axis=0).T
-
-    op_se, op_ci = _se(reps_op)
-    fro_se, _ = _se(reps_fro)
-    if n_shuffles:
-        floor = shuf_op.mean(axis=0)
-        floor_sd = shuf_op.std(axis=0, ddof=1) if n_shuffles > 1 else np.full(nl, np.nan)
-        fro_shuf = shuf_fro.mean(axis=0)
-        ok = op > floor_factor * floor
-        rule = (
-            f"operator_norm > {floor_factor:g} x noise_floor, the mean operator norm of "
-            f"{n_shuffles} shuffled surrogate(s) (same tokens randomly permuted, same lag)"
-        )
-    else:
-        floor = np.full(nl, np.nan)
-        floor_sd = np.full(nl, np.nan)
-        fro_shuf = np.full(nl, np.nan)
-        ok = fro > floor_factor * fro_floor
-        rule = (
-            f"frobenius > {floor_factor:g} x frobenius_floor (analytic); no shuffled "
-            "surrogates were drawn, so there is no operator-norm floor"
-        )
+    op_se, op_ci = _stderr(reps_op, nl)
+    fro_se, _ = _stderr(reps_fro, nl)
+    floor, floor_sd, fro_shuf, ok, rule = _floors(m, n_shuffles, floor_factor)
     ok_fro = fro > floor_factor * fro_floor
 
     warnings: list[str] = []
@@ -629,8 +675,8 @@ def correlations(
             f"subsampled: about {max_pairs} random pairs per lag were counted; floors and "
             "errors refer to the pairs counted"
         )
-    if unconverged:
-        warnings.append(f"ARPACK did not reach its tolerance at lags {unconverged[:10]}")
+    if m.unconverged:
+        warnings.append(f"ARPACK did not reach its tolerance at lags {m.unconverged[:10]}")
     if weights is not None and kb < 10:
         warnings.append(f"only {kb} bootstrap blocks: standard errors are rough")
     if weights is None:
@@ -646,20 +692,8 @@ def correlations(
         if n_shuffles
         else f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor"
     )
-    beta = _beta_fit(
-        "beta",
-        lag_arr,
-        op,
-        op_se,
-        reps_op,
-        ok,
-        bw,
-        first_lag,
-        n_boot,
-        seed,
-        warnings,
-        floor_name,
-    )
+    fit_kw = {"window": bw, "first_lag": first_lag, "n_boot": n_boot, "seed": seed}
+    beta = _beta_fit("beta", lag_arr, op, op_se, reps_op, ok, warnings, floor_name, **fit_kw)
     beta_f = _beta_fit(
         "beta_frobenius",
         lag_arr,
@@ -667,12 +701,9 @@ def correlations(
         fro_se,
         reps_fro,
         ok_fro,
-        bw,
-        first_lag,
-        n_boot,
-        seed,
         warnings,
         f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor",
+        **fit_kw,
     )
     desc = c.describe() if c.path is not None or c.meta else {}
     settings = {
@@ -693,8 +724,8 @@ def correlations(
         f"tables), chunks of {chunk} left positions whose tables add up",
         "operator_norm": " / ".join(
             sorted(
-                {"dense": "dense LAPACK SVD", "arpack": "ARPACK on J/M - pL pR^T"}[m]
-                for m in methods
+                {"dense": "dense LAPACK SVD", "arpack": "ARPACK on J/M - pL pR^T"}[name]
+                for name in m.methods
             )
         ),
         "bootstrap": f"linearised block bootstrap over {k_msg}, {n_boot} replicates shared by "
@@ -705,7 +736,7 @@ def correlations(
     }
     return CorrelationResult(
         lags=lag_arr,
-        pairs=pairs,
+        pairs=m.pairs,
         operator_norm=op,
         operator_norm_stderr=op_se,
         operator_norm_ci95=op_ci,
@@ -726,7 +757,7 @@ def correlations(
         corpus=desc,
         settings=settings,
         method=method,
-        top_singular_values=topv,
+        top_singular_values=m.topv,
         elapsed_s=time.perf_counter() - t0,
         replicates={"operator_norm": reps_op, "frobenius": reps_fro} if reps_op is not None else {},
     )
