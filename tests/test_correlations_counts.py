@@ -200,3 +200,26 @@ def test_pair_counts_reject_bad_ranges():
         count_pairs(x, 1) + count_pairs(x, 2)
     corpus = TokenCorpus.from_array(x)
     assert count_pairs(corpus.tokens, 2).pairs == 8
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.integers(0, 60), max_size=40, unique=True),
+    st.lists(st.integers(0, 60), max_size=40, unique=True),
+)
+def test_merge_of_sorted_tables(a, b):
+    a_keys, b_keys = np.sort(np.array(a, np.int64)), np.sort(np.array(b, np.int64))
+    a_counts, b_counts = a_keys * 3 + 1, b_keys + 7
+    keys, counts = cc.merge_two(a_keys, a_counts, b_keys, b_counts)
+    ref = np.zeros(61, np.int64)
+    np.add.at(ref, a_keys, a_counts)
+    np.add.at(ref, b_keys, b_counts)
+    np.testing.assert_array_equal(keys, np.flatnonzero(ref))
+    np.testing.assert_array_equal(counts, ref[ref > 0])
+    acc = cc._Accumulator()
+    for k, c in ((a_keys, a_counts), (b_keys, b_counts), (a_keys, a_counts)):
+        acc.add(k, c)
+    np.add.at(ref, a_keys, a_counts)
+    keys, counts = acc.result()
+    np.testing.assert_array_equal(keys, np.flatnonzero(ref))
+    np.testing.assert_array_equal(counts, ref[ref > 0])

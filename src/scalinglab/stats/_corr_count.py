@@ -65,25 +65,55 @@ def merge_tables(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     return run_length(keys[order], counts[order])
 
 
+def merge_two(
+    a_keys: np.ndarray, a_counts: np.ndarray, b_keys: np.ndarray, b_counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of two sparse tables (sorted unique keys) in ``O(|a| + |b| log |a|)`` time and
+    about ``|a| + |b|`` extra memory: shared keys add up, new keys are inserted."""
+    if a_keys.size == 0:
+        return b_keys, b_counts
+    if b_keys.size == 0:
+        return a_keys, a_counts
+    pos = np.searchsorted(a_keys, b_keys)
+    hit = pos < a_keys.size
+    hit[hit] = a_keys[pos[hit]] == b_keys[hit]
+    counts = a_counts.copy()
+    counts[pos[hit]] += b_counts[hit]
+    new = ~hit
+    return np.insert(a_keys, pos[new], b_keys[new]), np.insert(counts, pos[new], b_counts[new])
+
+
 class _Accumulator:
-    """Running sum of sparse tables with amortised merging (memory ~ distinct keys)."""
+    """Running sum of sparse tables, memory about twice the distinct keys.
+
+    Incoming tables wait until they hold a quarter as many keys as the running
+    sum (at least 2^20), are then summed among themselves (a sort) and merged
+    into it (a linear merge): memory stays a small multiple of the distinct
+    keys, and the running sum is rewritten about four times per its size of
+    incoming keys.
+    """
 
     def __init__(self) -> None:
-        self.acc: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self.keys = np.zeros(0, np.int64)
+        self.counts = np.zeros(0, np.int64)
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
         self.pending_size = 0
 
     def add(self, keys: np.ndarray, counts: np.ndarray) -> None:
         self.pending.append((keys, counts))
         self.pending_size += keys.size
-        if self.pending_size > max(self.acc[0].size, 1 << 22):
-            self.acc = merge_tables([self.acc, *self.pending])
+        if self.pending_size > max(self.keys.size // 4, 1 << 20):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            keys, counts = merge_tables(self.pending)
             self.pending, self.pending_size = [], 0
+            self.keys, self.counts = merge_two(self.keys, self.counts, keys, counts)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        self.acc = merge_tables([self.acc, *self.pending])
-        self.pending, self.pending_size = [], 0
-        return self.acc
+        self._flush()
+        return self.keys, self.counts
 
 
 @dataclass
@@ -123,21 +153,21 @@ class PairCounts:
 
     @property
     def rows(self) -> np.ndarray:
-        """Left symbol of each key."""
-        return self.keys // self.vocab_size
+        """Left symbol of each key (int32)."""
+        return (self.keys // self.vocab_size).astype(np.int32)
 
     @property
     def cols(self) -> np.ndarray:
-        """Right symbol of each key."""
-        return self.keys % self.vocab_size
+        """Right symbol of each key (int32)."""
+        return (self.keys % self.vocab_size).astype(np.int32)
 
     def left_counts(self) -> np.ndarray:
         """Occurrences of each symbol as the left member (length ``V``, int64)."""
-        return _exact_bincount(self.rows, self.counts, self.vocab_size)
+        return exact_bincount(self.rows, self.counts, self.vocab_size)
 
     def right_counts(self) -> np.ndarray:
         """Occurrences of each symbol as the right member (length ``V``, int64)."""
-        return _exact_bincount(self.cols, self.counts, self.vocab_size)
+        return exact_bincount(self.cols, self.counts, self.vocab_size)
 
     def __add__(self, other: PairCounts) -> PairCounts:
         if (self.lag, self.vocab_size) != (other.lag, other.vocab_size):
@@ -162,7 +192,7 @@ class PairCounts:
         return out.reshape(v, v)
 
 
-def _exact_bincount(idx: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+def exact_bincount(idx: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
     """``np.bincount`` with integer weights, exact while the sums stay below 2^53."""
     return np.rint(np.bincount(idx, weights=counts, minlength=size)).astype(np.int64)
 
@@ -364,7 +394,7 @@ class CountPlan:
     block_bounds: np.ndarray
     max_pairs: int | None = None
     seed: int = 0
-    keep_triples: int = 1 << 24
+    keep_triples: int = 1 << 23
 
     @property
     def n_blocks(self) -> int:
@@ -520,12 +550,10 @@ class ShuffledSource:
         self._full: np.ndarray | None = None
         self._reset()
         if materialize:
-            n = layout.n_tokens
-            self._full = (
-                np.concatenate([self._make_block(b) for b in range(-(-n // self.block))])
-                if n
-                else np.zeros(0, dtype=tokens.dtype)
-            )
+            full = np.empty(layout.n_tokens, dtype=tokens.dtype)
+            for b in range(-(-layout.n_tokens // self.block)):
+                full[b * self.block : (b + 1) * self.block] = self._make_block(b)
+            self._full = full
 
     def _reset(self) -> None:
         self._rng = np.random.default_rng(self.seed)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._corr_count import PairCounts
+from ._corr_count import PairCounts, exact_bincount
 
 #: Dense SVD when ``rows * cols * min(rows, cols)`` is at most this (a 256^3 flop scale).
 DENSE_SVD_WORK = 1 << 24
@@ -64,7 +64,22 @@ def marginals(table: PairCounts) -> tuple[np.ndarray, np.ndarray, int]:
     return table.left_counts() / m, table.right_counts() / m, m
 
 
-def frobenius_norm(table: PairCounts, pl: np.ndarray, pr: np.ndarray) -> float:
+def sparse_matrix(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]):
+    """CSR matrix from entries sorted by row (as sorted keys are): no COO round trip."""
+    from scipy.sparse import csr_matrix
+
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    return csr_matrix((data, cols, indptr), shape=shape)
+
+
+def frobenius_norm(
+    table: PairCounts,
+    pl: np.ndarray,
+    pr: np.ndarray,
+    rows: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
+) -> float:
     """``||J/M - pL pR^T||_F`` from the sparse counts.
 
     Split over the cells that occur and those that do not::
@@ -78,7 +93,8 @@ def frobenius_norm(table: PairCounts, pl: np.ndarray, pr: np.ndarray) -> float:
     m = table.pairs
     if m == 0:
         return 0.0
-    rows, cols = table.rows, table.cols
+    rows = table.rows if rows is None else rows
+    cols = table.cols if cols is None else cols
     prc = pr[cols]
     diff = table.counts / m - pl[rows] * prc
     occupied = float(np.dot(diff, diff))
@@ -114,9 +130,15 @@ def spectrum(
         Use a dense SVD when ``rows * cols * min(rows, cols) <= dense_work``
         (counted on the symbols that occur).
     """
-    pl, pr, m = marginals(table)
     vsz = table.vocab_size
-    fro = frobenius_norm(table, pl, pr)
+    rows, cols = table.rows, table.cols
+    m = table.pairs
+    if m:
+        pl = exact_bincount(rows, table.counts, vsz) / m
+        pr = exact_bincount(cols, table.counts, vsz) / m
+    else:
+        pl, pr = np.zeros(vsz), np.zeros(vsz)
+    fro = frobenius_norm(table, pl, pr, rows, cols)
     ra, ca = np.flatnonzero(pl > 0), np.flatnonzero(pr > 0)
     nr, nc = ra.size, ca.size
     u_full, v_full = np.zeros(vsz), np.zeros(vsz)
@@ -166,14 +188,10 @@ def spectrum(
 
 def _arpack_top(ri, ci, data, pla, pra, k, tol, seed):
     """Top ``k`` singular triplets of ``J/M - pL pR^T`` by Lanczos on the implicit operator."""
-    from scipy.sparse import csr_matrix
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
 
     nr, nc = pla.size, pra.size
-    # Keys are sorted, so the rows are too: build the CSR arrays directly (no COO copy).
-    indptr = np.zeros(nr + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ri, minlength=nr), out=indptr[1:])
-    jm = csr_matrix((data, ci, indptr), shape=(nr, nc))
+    jm = sparse_matrix(ri, ci, data, (nr, nc))
     jt = jm.T  # a CSC view: no second copy of the counts
 
     def matvec(x):

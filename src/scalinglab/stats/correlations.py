@@ -50,7 +50,7 @@ from ._corr_count import (
     count_pairs,
 )
 from ._corr_fit import BrokenPowerLaw, PowerLawFit, fit_power_law
-from ._corr_linalg import Spectrum, spectrum
+from ._corr_linalg import Spectrum, sparse_matrix, spectrum
 
 __all__ = [
     "BrokenPowerLaw",
@@ -326,9 +326,7 @@ def _bootstrap_replicates(
     fro = sp.frobenius
     if fro <= 0:
         return op, np.zeros_like(op)
-    from scipy.sparse import csr_matrix
-
-    jm = csr_matrix((table.counts / m, (table.rows, table.cols)), shape=(v, v))
+    jm = sparse_matrix(table.rows, table.cols, table.counts / m, (v, v))
     rb = lc.right_blocks.T  # V x K
     c_rb = jm @ rb - np.outer(pl, pr @ rb)
     h = lc.left_blocks @ c_rb  # K x K: L_b^T C R_b'
