@@ -174,7 +174,7 @@ class CorrelationResult:
     method: dict[str, Any]
     top_singular_values: np.ndarray | None = None
     elapsed_s: float = 0.0
-    replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    replicates: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The contents of ``correlations.json``."""
@@ -480,7 +480,7 @@ def _measure_lags(
     with make_progress() if progress else contextlib.nullcontext() as prog:
         task = prog.add_task("correlations", total=nl) if prog is not None else None
         for i, lag in enumerate(lag_arr.tolist()):
-            if prog is not None:
+            if prog is not None and task is not None:
                 prog.update(task, description=f"correlations (lag {lag})")
             lc = plan.count(source, lag)
             sp = spectrum(lc.table, k=kk, seed=seed, vectors=weights is not None)
@@ -505,7 +505,7 @@ def _measure_lags(
                 ssp = spectrum(tab, k=1, tol=_SURROGATE_TOL, seed=seed, vectors=False)
                 m.shuf_op[s, i], m.shuf_fro[s, i] = ssp.operator_norm, ssp.frobenius
             del lc
-            if prog is not None:
+            if prog is not None and task is not None:
                 prog.advance(task)
     return m
 
@@ -690,18 +690,11 @@ def correlations(
         if n_shuffles
         else f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor"
     )
-    fit_kw = {"window": bw, "first_lag": first_lag, "n_boot": n_boot, "seed": seed}
+    fit_kw: dict[str, Any] = {"window": bw, "first_lag": first_lag, "n_boot": n_boot, "seed": seed}
     beta = _beta_fit("beta", lag_arr, op, op_se, reps_op, ok, warnings, floor_name, **fit_kw)
+    fro_floor_name = f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor"
     beta_f = _beta_fit(
-        "beta_frobenius",
-        lag_arr,
-        fro,
-        fro_se,
-        reps_fro,
-        ok_fro,
-        warnings,
-        f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor",
-        **fit_kw,
+        "beta_frobenius", lag_arr, fro, fro_se, reps_fro, ok_fro, warnings, fro_floor_name, **fit_kw
     )
     desc = c.describe() if c.path is not None or c.meta else {}
     settings = {
