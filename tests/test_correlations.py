@@ -152,6 +152,7 @@ def test_iid_tokens_resolve_nothing_and_beta_is_null():
     assert not res.resolvable.any()
     assert res.beta.value is None and res.beta_frobenius.value is None
     assert any("beta is undefined" in w for w in res.warnings)
+    assert "resolvable lags: none" in res.summary()
     d = json.loads(to_json_text(res.to_dict()))
     assert d["beta"]["value"] is None and d["beta"]["stderr"] is None
     # The data are pure noise: their norms sit on the floors.

@@ -229,7 +229,7 @@ class CorrelationResult:
         lines.append(
             f"  ||C(1)||_op = {_fmt(self.operator_norm[0])} +- "
             f"{_fmt(self.operator_norm_stderr[0])}; floor {_fmt(self.noise_floor[0])}; "
-            f"resolvable lags: {_ranges(self.lags[self.resolvable])}"
+            f"resolvable lags: {_ranges(self.lags, self.resolvable)}"
         )
         for name, fit in (("beta", self.beta), ("beta (Frobenius)", self.beta_frobenius)):
             lines.append(f"  {name}: {_fit_text(fit)}")
@@ -255,10 +255,13 @@ def _fit_text(fit: PowerLawFit) -> str:
     return f"{fit.value:.3f}{se}{ci} over lags {fit.window[0]:g}..{fit.window[1]:g}"
 
 
-def _ranges(vals: np.ndarray) -> str:
-    if vals.size == 0:
+def _ranges(lags: np.ndarray, ok: np.ndarray) -> str:
+    """Runs of consecutive measured lags where ``ok`` holds, e.g. ``1..28, 51..90``."""
+    if not ok.any():
         return "none"
-    return f"{int(vals[0])}..{int(vals[-1])}" if vals.size > 1 else str(int(vals[0]))
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+    runs = [(int(lags[a]), int(lags[b - 1])) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    return ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in runs)
 
 
 # ----------------------------------------------------------------------------------------
