@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Predict, then measure, the data-limited scaling law of tiny-shakespeare at the character level.
 #
-#   1. predict: beta from token correlations, gamma from conditional entropies,
-#      alpha_D = gamma / (2 beta) with its interval;
-#   2. sweep:   small GPT-2-style models trained on exactly P = 2^12 .. 2^20 characters
-#               (context T = 64, two learning rates, best held-out loss with early stopping);
-#   3. collapse: L_n n^gamma against P / n^(2 beta), and predicted against measured alpha_D;
-#   4. predict again with the per-position losses of the largest-P model as upper bounds
-#      on H_n (--entropy-from) and the measured curve overlaid (--compare-measured).
+#   1. predict:  beta from token correlations, gamma from count-based conditional entropies,
+#                alpha_D = gamma / (2 beta) with its interval;
+#   2. sweep:    2-layer GPT-2-style models trained on exactly P = 2^12 .. 2^20 characters
+#                (context T = 64, two learning rates, best held-out loss with early stopping);
+#   3. predict:  again, with the per-position losses of the largest-P model as upper bounds
+#                on H_n (--entropy-from) and the measured curve overlaid (--compare-measured);
+#   4. collapse: L_n n^gamma against P / n^(2 beta), and predicted against measured alpha_D.
 #
-# About 35 minutes on 2 CPU cores (two single-threaded workers). A second run reuses every
-# finished training run. Usage: examples/shakespeare_char.sh [OUT_DIR]
+# About 33 minutes on 2 shared CPU cores (two single-threaded workers; 18 runs). Running it
+# again reuses every finished training run. Usage: examples/shakespeare_char.sh [OUT_DIR]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,20 +23,21 @@ WORKERS="${WORKERS:-2}"
 mkdir -p "$OUT"
 start=$(date +%s)
 
-echo "== 1. predict alpha_D from corpus statistics"
+echo "== 1. predict alpha_D from corpus statistics (counts only)"
 "$SL" predict "$DATA" --tokenizer char --context 64 --out "$OUT/predict"
 
 echo "== 2. sweep P = 2^12 .. 2^20 at T = 64"
-"$SL" sweep "$DATA" --tokenizer char --P 2^12:2^20 --context 64 --lr 2e-3,5e-3 \
-  --layers 2 --width 64 --heads 2 --batch-size 32 --max-steps 3000 --max-epochs 200 \
+"$SL" sweep "$DATA" --tokenizer char --P 2^12:2^20 --context 64 --lr 3e-3,1e-2 \
+  --layers 2 --width 64 --heads 2 --batch-size 32 --max-steps 5000 --max-epochs 200 \
   --final-eval-blocks 16384 --workers "$WORKERS" --out "$OUT/sweep"
 
-echo "== 3. collapse and predicted against measured alpha_D"
-"$SL" report collapse "$OUT/sweep" --prediction "$OUT/predict/prediction.json" --out "$OUT/collapse"
-
-echo "== 4. predict with model-based entropies, measured curve overlaid"
+echo "== 3. predict again: model-based entropies, measured curve overlaid"
 "$SL" predict "$DATA" --tokenizer char --context 64 \
   --entropy-from "$OUT/sweep/model_entropy.json" --compare-measured "$OUT/sweep/sweep.json" \
   --out "$OUT/predict_model"
+
+echo "== 4. collapse, and predicted against measured alpha_D"
+"$SL" report collapse "$OUT/sweep" --prediction "$OUT/predict_model/prediction.json" \
+  --out "$OUT/collapse"
 
 echo "done in $(( $(date +%s) - start )) s; results in $OUT"

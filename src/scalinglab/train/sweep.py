@@ -289,7 +289,8 @@ def aggregate(
             rows["loss_by_lr"].append({f"{k:g}": v[0] for k, v in options.items()})
             pos_rows.append(pos)
             pos_errs.append(pos_err)
-            if len(options) > 1 and lr in (min(options), max(options)):
+            # With two rates one is always the edge; the warning needs three or more.
+            if len(options) > 2 and lr in (min(options), max(options)):
                 edge.append(P)
             if not rows["converged"][-1]:
                 unconverged.append(P)
