@@ -200,8 +200,8 @@ def collapse(
     if np.all(np.isnan(usable)):
         best = {"beta": float("nan"), "gamma": float("nan"), "score": float("nan")}
     else:
-        i, k = np.unravel_index(np.nanargmin(usable), usable.shape)
-        best = {"beta": float(betas[i]), "gamma": float(gammas[k]), "score": float(score[i, k])}
+        ib, ig = np.unravel_index(np.nanargmin(usable), usable.shape)
+        best = {"beta": float(betas[ib]), "gamma": float(gammas[ig]), "score": float(score[ib, ig])}
     return CollapseResult(
         beta=float(beta),
         gamma=float(gamma),
