@@ -624,6 +624,12 @@ def correlations(
         if len(beta_window) != 2 or beta_window[0] >= beta_window[1] or beta_window[0] < 1:
             raise UserError(f"beta window must be lo,hi with 1 <= lo < hi, got {beta_window}")
         bw = (int(beta_window[0]), int(beta_window[1]))
+        inside = int(((lag_arr >= bw[0]) & (lag_arr <= bw[1])).sum())
+        if inside < 3:
+            raise UserError(
+                f"beta window {bw[0]}..{bw[1]} holds {inside} of the measured lags; "
+                "a fit needs at least 3"
+            )
 
     layout = Layout.build(tokens, vsz, c.doc_offsets, c.eod_token, within_documents)
     max_lag = int(lag_arr.max())
