@@ -179,7 +179,7 @@ def test_fit_gamma_errors():
 def test_load_external_losses_formats(tmp_path):
     a = tmp_path / "losses.json"
     a.write_text(json.dumps({"per_position_loss": [2.0, 1.5, 1.2]}))
-    assert load_external_losses(a) == {0: 2.0, 1: 1.5, 2: 1.2}
+    assert load_external_losses(a) == {1: 2.0, 2: 1.5, 3: 1.2}
     b = tmp_path / "sweep.json"
     b.write_text(
         json.dumps(
@@ -191,10 +191,10 @@ def test_load_external_losses_formats(tmp_path):
             }
         )
     )
-    assert load_external_losses(b) == {0: 2.0, 1: 1.5, 2: 1.4}
+    assert load_external_losses(b) == {1: 2.0, 2: 1.5, 3: 1.4}
     c = tmp_path / "m.json"
     c.write_text(json.dumps({"per_position_loss": [[3.0, 2.0], [2.5, None]]}))
-    assert load_external_losses(c) == {0: 2.5, 1: 2.0}
+    assert load_external_losses(c) == {1: 2.5, 2: 2.0}
     d = tmp_path / "l.csv"
     d.write_text("n,loss\n1,1.25\n4,0.75\n")
     assert load_external_losses(d) == {1: 1.25, 4: 0.75}

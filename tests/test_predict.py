@@ -131,3 +131,49 @@ def test_predict_cli_errors(powerlaw_corpus, tmp_path, args, needle):
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and needle in errors[0], r.stderr
     assert not (tmp_path / "o" / "prediction.json").exists()
+
+
+def test_gamma_comes_from_model_losses_when_counts_are_unreliable():
+    """With --entropy-from losses and no reliable count window, gamma is fitted on L_n."""
+    lags = np.arange(1, 65)
+    N = 10**6
+    norm = 0.05 * lags**-0.8
+    corr = {
+        "lags": lags.tolist(),
+        "operator_norm": norm.tolist(),
+        "operator_norm_stderr": (0.01 * norm).tolist(),
+        "frobenius": norm.tolist(),
+        "noise_floor": (0.5 / np.sqrt(N - lags)).tolist(),
+        "resolvable": [True] * 64,
+        "beta": {"value": 0.8, "stderr": 0.01, "ci95": [0.78, 0.82], "window": [1, 64]},
+        "warnings": [],
+    }
+    n = np.arange(0, 21)
+    model = np.r_[np.nan, 2.0 * n[1:] ** -0.3]  # exact L_n = 2 n^-0.3
+    ent = {
+        "n": n.tolist(),
+        "estimate": np.r_[3.0, 1.5 * n[1:] ** -1.0].tolist(),  # count-based, biased low
+        "upper": np.r_[3.0, model[1:]].tolist(),
+        "lower": np.r_[3.0, 0.5 * n[1:] ** -1.0].tolist(),
+        "reliable": [True] + [False] * 20,
+        "converged": [True] + [False] * 20,
+        "coverage": [1.0] + [0.1] * 20,
+        "upper_external": [None] + model[1:].tolist(),
+        "gamma": {"value": None, "stderr": None, "ci95": [None, None], "window": None},
+        "warnings": [],
+    }
+    corpus = {"source": "hand-built", "tokens": N, "vocab_size": 8, "tokenizer": "char"}
+    pred = sl.theory.predict_from_stats(corr, ent, corpus, n_boot=100)
+    assert pred.gamma["value"] == pytest.approx(0.3, abs=1e-9)
+    assert pred.gamma["window"] == [1, 20]
+    assert pred.alpha_D["value"] == pytest.approx(0.3 / 1.6, rel=1e-9)
+    assert any("per-position losses" in w for w in pred.warnings)
+    # the curve follows the model losses: L(P) at a horizon n* <= 20 equals 2 n*^-0.3
+    d = pred.to_dict()
+    ns, loss = np.asarray(d["horizon"]["n_star"]), np.asarray(d["predicted_loss"]["loss"])
+    inside = (ns >= 1) & (ns <= 20)
+    assert inside.any()
+    assert np.allclose(loss[inside], 2.0 * ns[inside] ** -0.3, rtol=0.02)
+    # without external losses the count fallback cannot fit (coverage too low): no law
+    ent2 = {k: v for k, v in ent.items() if k != "upper_external"}
+    assert sl.theory.predict_from_stats(corr, ent2, corpus, n_boot=10).alpha_D["value"] is None

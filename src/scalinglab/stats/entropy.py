@@ -291,6 +291,8 @@ def fit_gamma(
 # external per-position losses
 # --------------------------------------------------------------------------------------
 def _losses_from_list(values: Any, where: str) -> dict[int, float]:
+    # The trainer's convention: entry i is the loss at the position that has seen
+    # i + 1 tokens, i.e. an upper bound on H_{i+1}.
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim == 2:  # one row per run: each is an upper bound, keep the lowest
         with _warnings.catch_warnings():
@@ -298,7 +300,7 @@ def _losses_from_list(values: Any, where: str) -> dict[int, float]:
             arr = np.nanmin(arr, axis=0)
     if arr.ndim != 1:
         raise UserError(f"{where}: per_position_loss must be a list or a list of lists")
-    return {i: float(v) for i, v in enumerate(arr) if np.isfinite(v)}
+    return {i + 1: float(v) for i, v in enumerate(arr) if np.isfinite(v)}
 
 
 def _losses_from_json(obj: Any, where: str) -> dict[int, float]:
@@ -336,9 +338,11 @@ def load_external_losses(path: str | os.PathLike[str]) -> dict[int, float]:
 
     Accepted files:
 
-    * JSON with ``per_position_loss``: a list whose entry ``n`` is the held-out
-      loss at the position that sees ``n`` tokens of context, or a matrix (one
-      row per model), of which the column-wise minimum is kept;
+    * JSON with ``per_position_loss`` (a ``scalinglab train`` run.json): a list
+      whose entry ``i`` is the held-out loss at the position that has seen
+      ``i + 1`` tokens, hence a bound on ``H_{i+1}``; or a matrix (one row per
+      model), of which the column-wise minimum is kept. A bare JSON list is read
+      the same way;
     * a sweep JSON with ``runs``, each holding ``per_position_loss`` (minimum over runs);
     * JSON ``{"n": [..], "loss": [..]}`` or ``{"<n>": loss, ..}``;
     * CSV with a header and columns ``n`` and ``loss`` (or the first two columns).

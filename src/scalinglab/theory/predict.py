@@ -267,7 +267,10 @@ def predict_from_stats(
             )
             beta_d = {**left, "single_fit": {k: v for k, v in beta_d.items() if k != "break"}}
     if (gamma_d.get("n_points") or 0) < MIN_GAMMA_POINTS:
-        gamma_d = _fallback_gamma(ent, gamma_d, warnings, n_boot, seed)
+        model = _model_gamma(ent, warnings, n_boot, seed)
+        gamma_d = (
+            model if model is not None else _fallback_gamma(ent, gamma_d, warnings, n_boot, seed)
+        )
     beta, d_beta = _num(beta_d.get("value")), _num(beta_d.get("stderr"))
     gamma, d_gamma = _num(gamma_d.get("value")), _num(gamma_d.get("stderr"))
     corr_block = {
@@ -342,9 +345,13 @@ def predict_from_stats(
     }
 
     # Entropy curve: measured H_n up to the last reliable n, the fitted law beyond.
-    n_meas = np.asarray(ent["n"], float)
+    n_meas = n_meas_raw = np.asarray(ent["n"], float)
     # H_n never increases with n: the running minimum removes estimation wiggles.
-    h_meas = np.fmin.accumulate(np.asarray([_num(v) for v in ent["estimate"]], float))
+    h_raw = np.asarray([_num(v) for v in ent["estimate"]], float)
+    if gamma_d.get("source") == "external":  # gamma came from model losses: so does the curve
+        ext = np.asarray([_num(v) for v in ent["upper_external"]], float)
+        h_raw = np.where(np.isfinite(ext) & (n_meas_raw >= 1), ext, h_raw)
+    h_meas = np.fmin.accumulate(h_raw)
     reliable = np.asarray(ent.get("reliable", [True] * len(n_meas)), bool)
     gw = gamma_d.get("window") or [1, int(n_meas[-1])]
     rel_n = n_meas[reliable & (n_meas >= 1)]
@@ -432,6 +439,44 @@ def predict_from_stats(
     )
 
 
+def _model_gamma(
+    ent: dict[str, Any], warnings: list[str], n_boot: int, seed: int
+) -> dict[str, Any] | None:
+    """Fit gamma on a trained model's per-position losses (the published method).
+
+    Used when ``--entropy-from`` supplied per-position losses L_n and the strict
+    reliable window is too short. L_n are upper bounds on H_n that converge from
+    above as P grows; the fit is the published one (raw log-log least squares) over
+    the contiguous run of context lengths from n = 1 that the losses cover.
+    """
+    from ..stats.entropy import fit_gamma
+
+    ext = ent.get("upper_external")
+    if not ext:
+        return None
+    n = np.asarray(ent["n"], int)
+    u = np.asarray([_num(v) for v in ext], float)
+    ok = np.isfinite(u) & (u > 0)
+    if len(n) < 2 or not ok[1]:
+        return None
+    hi = 1
+    while hi + 1 < len(n) and ok[hi + 1]:
+        hi += 1
+    if hi < MIN_GAMMA_POINTS:
+        return None
+    fit = fit_gamma(n, u, None, window=(1, int(hi)), n_boot=n_boot, seed=seed).to_dict()
+    fit["method"] += (
+        f"; fitted on the external per-position losses L_n (upper bounds on H_n), n = 1..{hi}"
+    )
+    fit["source"] = "external"
+    warnings.append(
+        f"gamma is fitted on the trained model's per-position losses over n = 1..{hi} (upper "
+        "bounds on H_n that converge from above, the published method): the count-based "
+        "reliable window was too short"
+    )
+    return fit
+
+
 def _fallback_gamma(
     ent: dict[str, Any], gamma_d: dict[str, Any], warnings: list[str], n_boot: int, seed: int
 ) -> dict[str, Any]:
@@ -501,6 +546,16 @@ def _tokens_for_target(
 
 
 # ----------------------------------------------------------------------------------------
+def _file_digest(path: str | os.PathLike[str]) -> str:
+    """Name and content hash of an --entropy-from file (a changed file is not reused)."""
+    import hashlib
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--entropy-from file not found: {p}")
+    return f"{p.name}:{hashlib.sha256(p.read_bytes()).hexdigest()[:16]}"
+
+
 def _matching(path: Path, corpus_hash: str, settings: dict[str, Any]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
@@ -556,7 +611,7 @@ def predict(
     ent_settings = {
         "max_n": max_n,
         "gamma_window": list(gamma_window) if gamma_window else None,
-        "entropy_from": str(entropy_from) if entropy_from else None,
+        "entropy_from": _file_digest(entropy_from) if entropy_from else None,
         "seed": seed,
     }
     corr_d = (
