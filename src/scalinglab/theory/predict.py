@@ -94,11 +94,18 @@ class Prediction:
         if not self.ok or not self.ten_x:
             return "No data-limited law could be predicted for this corpus (see warnings)."
         t = self.ten_x
-        return (
+        head = (
             f"10x more data (from {t['P']:.3g} to {10 * t['P']:.3g} tokens) lowers the loss by "
-            f"about {t['percent']:.1f}% (from {t['loss']:.3f} to {t['loss_10x']:.3f} nats; "
-            f"95% band {t['percent_ci95'][0]:.1f}-{t['percent_ci95'][1]:.1f}%)."
+            f"about {t['percent']:.1f}% (95% band {t['percent_ci95'][0]:.1f}-"
+            f"{t['percent_ci95'][1]:.1f}%"
         )
+        n_star, trusted = t.get("n_star"), t.get("entropy_trusted_to_n")
+        if n_star is not None and trusted is not None and n_star > trusted:
+            return (
+                f"{head}; the levels, {t['loss']:.3g} to {t['loss_10x']:.3g} nats, extrapolate "
+                f"H_n ~ n^-gamma from n = {trusted:g} to the horizon n* = {n_star:.3g})."
+            )
+        return f"{head}; from {t['loss']:.3f} to {t['loss_10x']:.3f} nats)."
 
     def summary_table(self) -> Any:
         """A Rich table of beta, gamma and alpha_D with intervals and windows."""
@@ -394,6 +401,8 @@ def predict_from_stats(
         "loss_10x": float(l10[0, 1]),
         "percent": float(pct[0]),
         "percent_ci95": np.percentile(pct[1:], [2.5, 97.5]).tolist(),
+        "n_star": float(horizon(p0, amps[:1, None], betas[:1, None], c_floor, 1.0)[0, 0]),
+        "entropy_trusted_to_n": n_last,
     }
 
     # Diagnostics on where the prediction leans.
