@@ -827,7 +827,9 @@ def entropy(
     fit_win = window or auto_window
     gamma_offset = None
     if fit_win is None:
-        gamma = GammaFit.missing("no reliable context length n >= 1 (pass gamma_window)")
+        gamma = GammaFit.missing(
+            "no reliable context length n >= 1 (set a window with --gamma-window / gamma_window)"
+        )
         warnings.append("no reliable window with n >= 1: gamma not fitted")
     elif fit_win[1] > max_n:
         raise UserError(f"gamma window {fit_win} reaches beyond max_n = {max_n}")
@@ -837,7 +839,7 @@ def entropy(
             gamma = GammaFit.missing(f"reliable window n = {fit_win[0]} has one point", fit_win)
             warnings.append(
                 f"reliable window is the single context length n = {fit_win[0]}: "
-                "gamma not fitted (pass gamma_window)"
+                "gamma not fitted (set a window with --gamma-window / gamma_window)"
             )
         else:
             if npts < 4:

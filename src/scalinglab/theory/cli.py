@@ -95,8 +95,9 @@ def register(app: typer.Typer) -> None:
         if pred.measured and pred.measured.get("alpha_D") is not None:
             m = pred.measured
             out_console.print(
-                f"measured alpha_D = {m['alpha_D']:.3f} (95% CI {m.get('alpha_D_ci95')}) against "
-                f"predicted {pred.alpha_D['value']:.3f} ± {pred.alpha_D['stderr']:.3f}",
+                f"measured alpha_D = {m['alpha_D']:.3f}{_ci(m.get('alpha_D_ci95'))} against "
+                f"predicted {pred.alpha_D['value']:.3f} ± {pred.alpha_D['stderr']:.3f}"
+                f"{_ci(pred.alpha_D.get('ci95'))}",
                 highlight=False,
             )
         for w in pred.warnings:
@@ -106,3 +107,10 @@ def register(app: typer.Typer) -> None:
             "correlations.json/png, entropy.json/png)",
             highlight=False,
         )
+
+
+def _ci(ci: object) -> str:
+    """' (95% CI [lo, hi])' with three decimals, or '' when there is none."""
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci:
+        return f" (95% CI [{float(ci[0]):.3f}, {float(ci[1]):.3f}])"
+    return ""

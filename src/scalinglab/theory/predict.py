@@ -275,9 +275,24 @@ def predict_from_stats(
             beta_d = {**left, "single_fit": {k: v for k, v in beta_d.items() if k != "break"}}
     if (gamma_d.get("n_points") or 0) < MIN_GAMMA_POINTS:
         model = _model_gamma(ent, warnings, n_boot, seed)
-        gamma_d = (
-            model if model is not None else _fallback_gamma(ent, gamma_d, warnings, n_boot, seed)
-        )
+        if model is None:
+            gamma_d = _fallback_gamma(ent, gamma_d, warnings, n_boot, seed)
+        else:  # report the count-based fit beside the model-based one
+            counts = _fallback_gamma(ent, {}, [], n_boot, seed)
+            if counts.get("value") is not None:
+                model["counts"] = counts
+                b = _num(beta_d.get("value"))
+                a = (
+                    f" (alpha_D {counts['value'] / (2 * b):.3f})"
+                    if np.isfinite(b) and b > 0
+                    else ""
+                )
+                warnings.append(
+                    f"the count-based estimate over n = {counts['window'][0]}.."
+                    f"{counts['window'][1]} gives gamma = {counts['value']:.3f} +- "
+                    f"{counts['stderr']:.3f}{a}, reported as gamma.counts"
+                )
+            gamma_d = model
     beta, d_beta = _num(beta_d.get("value")), _num(beta_d.get("stderr"))
     gamma, d_gamma = _num(gamma_d.get("value")), _num(gamma_d.get("stderr"))
     corr_block = {
