@@ -7,7 +7,8 @@
 #                (context T = 64, two learning rates, best held-out loss with early stopping);
 #   3. predict:  again, with the per-position losses of the largest-P model as upper bounds
 #                on H_n (--entropy-from) and the measured curve overlaid (--compare-measured);
-#   4. collapse: L_n n^gamma against P / n^(2 beta), and predicted against measured alpha_D.
+#   4. collapse: L_n n^gamma against P / n^(2 beta), and predicted against measured alpha_D,
+#                with the exponents of step 3 and of step 1.
 #
 # About 33 minutes on 2 shared CPU cores (two single-threaded workers; 18 runs). Running it
 # again reuses every finished training run. Usage: examples/shakespeare_char.sh [OUT_DIR]
@@ -36,8 +37,10 @@ echo "== 3. predict again: model-based entropies, measured curve overlaid"
   --entropy-from "$OUT/sweep/model_entropy.json" --compare-measured "$OUT/sweep/sweep.json" \
   --out "$OUT/predict_model"
 
-echo "== 4. collapse, and predicted against measured alpha_D"
+echo "== 4. collapse, and predicted against measured alpha_D (model-based, then count-based gamma)"
 "$SL" report collapse "$OUT/sweep" --prediction "$OUT/predict_model/prediction.json" \
   --out "$OUT/collapse"
+"$SL" report collapse "$OUT/sweep" --prediction "$OUT/predict/prediction.json" \
+  --out "$OUT/collapse_counts"
 
 echo "done in $(( $(date +%s) - start )) s; results in $OUT"
