@@ -177,3 +177,157 @@ def test_gamma_comes_from_model_losses_when_counts_are_unreliable():
     # without external losses the count fallback cannot fit (coverage too low): no law
     ent2 = {k: v for k, v in ent.items() if k != "upper_external"}
     assert sl.theory.predict_from_stats(corr, ent2, corpus, n_boot=10).alpha_D["value"] is None
+
+
+# ---- hand-built statistics: every warning path, the horizon, the target and measured -----
+def _corr(beta=0.8, amp=0.005, n_tokens=10**6, lags=64, break_at=None, window=None):
+    lag = np.arange(1, lags + 1)
+    norm = amp * lag**-beta
+    d = {
+        "lags": lag.tolist(),
+        "operator_norm": norm.tolist(),
+        "operator_norm_stderr": (0.01 * norm).tolist(),
+        "frobenius": norm.tolist(),
+        "noise_floor": (0.5 / np.sqrt(n_tokens - lag)).tolist(),
+        "resolvable": [True] * lags,
+        "beta": {
+            "value": beta,
+            "stderr": 0.02,
+            "ci95": [beta - 0.04, beta + 0.04],
+            "window": window or [1, lags],
+            "n_points": (window[1] - window[0] + 1) if window else lags,
+        },
+        "warnings": [],
+    }
+    if break_at is not None:
+        d["beta"]["break"] = {
+            "at": break_at,
+            "left": {
+                "value": beta,
+                "stderr": 0.02,
+                "ci95": [beta - 0.04, beta + 0.04],
+                "window": [1, break_at],
+                "n_points": break_at,
+            },
+        }
+        d["beta"] = {**d["beta"], "value": 0.3}  # the single fit over both sides
+    return d
+
+
+def _ent(gamma=0.3, h1=2.0, max_n=20, reliable_to=20):
+    n = np.arange(0, max_n + 1)
+    h = np.r_[3.0, h1 * n[1:] ** -gamma]
+    ok = n <= reliable_to
+    return {
+        "n": n.tolist(),
+        "estimate": h.tolist(),
+        "upper": (h * 1.01).tolist(),
+        "lower": (h * 0.99).tolist(),
+        "reliable": ok.tolist(),
+        "converged": ok.tolist(),
+        "coverage": np.where(ok, 1.0, 0.2).tolist(),
+        "gamma": {
+            "value": gamma,
+            "stderr": 0.01,
+            "ci95": [gamma - 0.02, gamma + 0.02],
+            "window": [1, int(reliable_to)],
+            "n_points": int(reliable_to),
+        },
+        "warnings": [],
+    }
+
+
+CORPUS = {"source": "hand-built", "tokens": 10**6, "vocab_size": 8, "tokenizer": "char"}
+
+
+def test_alpha_error_propagation_and_exact_horizon():
+    pred = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, n_boot=400)
+    b, g, db, dg = 0.8, 0.3, 0.02, 0.01
+    assert pred.alpha_D["value"] == pytest.approx(g / (2 * b), rel=1e-12)
+    expect = np.hypot(dg / (2 * b), g * db / (2 * b**2))  # REFERENCE 1.4
+    assert pred.alpha_D["stderr"] == pytest.approx(expect, rel=1e-12)
+    lo, hi = pred.alpha_D["ci95"]
+    assert lo < g / (2 * b) < hi and hi - lo == pytest.approx(2 * 1.96 * expect, rel=0.25)
+    # the horizon is where A n^-beta meets the floor c / sqrt(P): n* = (A sqrt(P) / c)^(1/beta)
+    d = pred.to_dict()
+    P, ns = np.asarray(d["horizon"]["P"]), np.asarray(d["horizon"]["n_star"])
+    assert np.allclose(ns, (0.005 * np.sqrt(P) / 0.5) ** (1 / 0.8), rtol=1e-9)
+    # inside the trusted window the curve is the measured H at the horizon
+    L = np.asarray(d["predicted_loss"]["loss"])
+    inside = (ns >= 1) & (ns <= 20)
+    assert inside.sum() >= 3
+    assert np.allclose(L[inside], 2.0 * ns[inside] ** -0.3, rtol=1e-3)
+    assert not any("fewer" in w or "< 5" in w for w in pred.warnings)
+
+
+def test_target_loss_inverts_the_curve():
+    x = 2.0 * 50.0**-0.3  # H at n = 50
+    pred = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, target_loss=x, n_boot=100)
+    t = pred.to_dict()["target"]
+    assert t["n_star"] == pytest.approx(50.0, rel=1e-3)
+    assert t["P"] == pytest.approx((50.0**0.8 * 0.5 / 0.005) ** 2, rel=1e-2)
+    lo, hi = t["ci95"]
+    assert lo < t["P"] < hi
+    high = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, target_loss=5.0, n_boot=10)
+    assert high.to_dict()["target"]["P"] is None
+    assert any("not below H_0" in w for w in high.warnings)
+
+
+def test_warning_short_fit_window():
+    pred = sl.theory.predict_from_stats(_corr(window=[1, 3]), _ent(), CORPUS, n_boot=50)
+    assert any("beta fit window [1, 3] holds only 3 lags" in w for w in pred.warnings)
+
+
+def test_warning_broken_power_law_uses_the_left_segment():
+    pred = sl.theory.predict_from_stats(_corr(break_at=10), _ent(), CORPUS, n_boot=50)
+    assert pred.beta["value"] == 0.8 and pred.beta["window"] == [1, 10]
+    assert any("broken power law (break at lag 10)" in w for w in pred.warnings)
+    assert pred.alpha_D["value"] == pytest.approx(0.3 / 1.6)
+
+
+def test_warning_context_close_to_the_horizon():
+    quiet = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, context=10**9, n_boot=50)
+    assert not any("context length T" in w for w in quiet.warnings)
+    loud = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, context=64, n_boot=50)
+    w = [w for w in loud.warnings if "context length T = 64" in w]
+    assert len(w) == 1
+    # the first P named is the first grid point with 4 n*(P) > 64
+    d = loud.to_dict()
+    P, ns = np.asarray(d["horizon"]["P"]), np.asarray(d["horizon"]["n_star"])
+    assert f"P >= {P[4 * ns > 64][0]:.3g}" in w[0]
+
+
+def test_warning_entropy_unreliable_where_the_curve_leans_on_it():
+    pred = sl.theory.predict_from_stats(_corr(), _ent(reliable_to=20), CORPUS, n_boot=50)
+    d = pred.to_dict()
+    P, ns = np.asarray(d["horizon"]["P"]), np.asarray(d["horizon"]["n_star"])
+    w = [w for w in pred.warnings if "exceeds n = 20" in w]
+    assert len(w) == 1 and f"P >= {P[ns > 20][0]:.3g}" in w[0]
+    # beyond the window the curve follows the fitted law n^-gamma from the last point
+    L = np.asarray(d["predicted_loss"]["loss"])
+    far = ns > 40
+    assert np.allclose(L[far], 2.0 * ns[far] ** -0.3, rtol=1e-6)
+
+
+def test_compare_measured(powerlaw_corpus, tmp_path):
+    P = np.array([2.0**k for k in range(12, 21)])
+    sweep = {
+        "curve": {"P": P.tolist(), "loss": (3.0 * P**-0.2).tolist()},
+        "alpha_D": {"value": 0.2, "ci95": [0.18, 0.22], "window": [P[0], P[-1]]},
+    }
+    f = tmp_path / "sweep.json"
+    f.write_text(json.dumps(sweep))
+    pred = sl.theory.predict(
+        powerlaw_corpus,
+        out=tmp_path / "o",
+        lags=list(range(1, 33)),
+        beta_window=(4, 32),
+        max_n=8,
+        n_boot=50,
+        compare_measured=f,
+        progress=False,
+    )
+    m = json.loads((tmp_path / "o" / "prediction.json").read_text())["measured"]
+    assert m["alpha_D"] == pytest.approx(0.2)
+    assert m["P"] == P.tolist()
+    assert pred.measured["alpha_D"] == m["alpha_D"]
