@@ -92,22 +92,51 @@ def markov_stream():
 
 
 # ----------------------------------------------------------------------------------------
+def dense_reference(x: np.ndarray, n: int, v: int) -> np.ndarray:
+    """C(n) of a stream, dense. Duplicates are summed by SciPy's COO -> dense
+    conversion: a counting route the engine does not use."""
+    left, right = x[:-n], x[n:]
+    m = left.size
+    j = coo_matrix((np.ones(m), (left, right)), shape=(v, v)).toarray()
+    pl, pr = np.bincount(left, minlength=v), np.bincount(right, minlength=v)
+    return j / m - np.outer(pl, pr) / (m * m)
+
+
 def test_agrees_with_slow_dense_reference_on_tiny_shakespeare(shakespeare_char):
     x = np.asarray(shakespeare_char.tokens).astype(np.int64)
     v = shakespeare_char.vocab_size
     lags = np.arange(1, 257)
     res = correlations(shakespeare_char, lags.tolist(), n_shuffles=0, n_boot=0, progress=False)
     for i, n in enumerate(lags):
-        left, right = x[:-n], x[n:]
-        m = left.size
-        # Duplicates summed by SciPy's COO -> dense conversion: a counting route the
-        # engine does not use.
-        j = coo_matrix((np.ones(m), (left, right)), shape=(v, v)).toarray()
-        c = j / m - np.outer(np.bincount(left, minlength=v), np.bincount(right, minlength=v)) / (
-            m * m
-        )
-        assert res.pairs[i] == m
+        c = dense_reference(x, int(n), v)
+        assert res.pairs[i] == x.size - n
         assert res.operator_norm[i] == pytest.approx(np.linalg.norm(c, 2), rel=1e-9)
+        assert res.frobenius[i] == pytest.approx(np.linalg.norm(c), rel=1e-9)
+
+
+def test_block_counting_path_and_top_k_agree_with_the_dense_reference(shakespeare_char):
+    """With the bootstrap on, pairs are counted on (pair, block) keys in small chunks;
+    the norms and the top-k singular values must still be those of the dense C(n)."""
+    x = np.asarray(shakespeare_char.tokens).astype(np.int64)
+    v = shakespeare_char.vocab_size
+    lags = [1, 2, 7, 64, 256]
+    res = correlations(
+        shakespeare_char,
+        lags,
+        n_shuffles=0,
+        n_boot=20,
+        n_blocks=37,
+        top_k=4,
+        chunk_tokens=100_003,
+        progress=False,
+    )
+    assert res.settings["n_blocks"] == 37
+    for i, n in enumerate(lags):
+        c = dense_reference(x, n, v)
+        s = np.linalg.svd(c, compute_uv=False)
+        np.testing.assert_allclose(res.top_singular_values[i], s[:4], rtol=1e-9)
+        assert res.operator_norm[i] == pytest.approx(s[0], rel=1e-9)
+        assert res.second_singular_value[i] == pytest.approx(s[1], rel=1e-9)
         assert res.frobenius[i] == pytest.approx(np.linalg.norm(c), rel=1e-9)
 
 
@@ -343,3 +372,173 @@ def test_a_constant_stream_has_no_correlation():
     )
     assert np.all(res.operator_norm == 0) and np.all(res.frobenius == 0)
     assert res.beta.value is None and not res.resolvable.any()
+
+
+def test_floor_factor_decides_resolvable_and_is_recorded(markov_stream):
+    x = markov_stream[0][:100_000]
+    lags = [1, 2, 4, 8, 16, 32]
+    kw = {"n_shuffles": 2, "n_boot": 0, "progress": False}
+    for factor in (2.0, 40.0):
+        res = correlations(x, lags, floor_factor=factor, **kw)
+        np.testing.assert_array_equal(res.resolvable, res.operator_norm > factor * res.noise_floor)
+        np.testing.assert_array_equal(
+            res.resolvable_frobenius, res.frobenius > factor * res.frobenius_floor
+        )
+        assert res.resolvable_rule.startswith(f"operator_norm > {factor:g} x noise_floor")
+        assert res.to_dict()["floor_factor"] == factor
+    # The floor itself does not depend on the factor; the factor 40 cuts the long lags.
+    low = correlations(x, lags, floor_factor=2.0, **kw)
+    assert low.resolvable.sum() > res.resolvable.sum() >= 1
+    np.testing.assert_allclose(low.noise_floor, res.noise_floor, rtol=1e-12)
+
+
+def test_lags_without_pairs_are_null_with_a_warning():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 5, 20_000)
+    offsets = np.arange(0, x.size, 50)
+    x[offsets[1:] - 1] = 5
+    corpus = TokenCorpus.from_array(x, vocab_size=6, doc_offsets=offsets, eod_token=5)
+    res = correlations(
+        corpus, [1, 2, 60, 100], within_documents=True, n_shuffles=1, n_boot=20, progress=False
+    )
+    assert res.pairs.tolist()[2:] == [0, 0]
+    d = json.loads(to_json_text(res.to_dict()))
+    for key in ("operator_norm", "frobenius", "noise_floor", "frobenius_floor"):
+        assert d[key][2:] == [None, None], key
+        assert all(v is not None for v in d[key][:2]), key
+    assert d["resolvable"][2:] == [False, False]
+    assert any("no pairs were counted at lags [60, 100]" in w for w in res.warnings)
+
+
+def test_parse_lags_rejects_reversed_and_huge_ranges():
+    assert parse_lags("3-3,7") == [3, 7]
+    with pytest.raises(UserError, match="low-high"):
+        parse_lags("1,9-4")
+    with pytest.raises(UserError, match="more than"):
+        parse_lags("1-100000000")
+    with pytest.raises(UserError, match="no lags"):
+        correlations(np.arange(100) % 7, ",", progress=False)
+
+
+def _broken_norms():
+    lags = np.unique(np.round(np.geomspace(1, 400, 30))).astype(np.int64)
+    y = np.where(lags <= 20, 0.02 * lags**-0.4, 0.02 * 20**-0.4 * (lags / 20.0) ** -1.6)
+    rng = np.random.default_rng(8)
+    y = y * np.exp(0.01 * rng.standard_normal(lags.size))
+    return lags, y, 0.01 * y
+
+
+def test_a_broken_power_law_is_warned_about_with_both_sides():
+    lags, y, se = _broken_norms()
+    ok = np.ones(lags.size, dtype=bool)
+    warnings: list[str] = []
+    fit = corr_mod._beta_fit(
+        "beta", lags, y, se, None, ok, warnings, "never", window=None, first_lag=1,
+        n_boot=300, seed=0,
+    )  # fmt: skip
+    assert fit.window == (1, 400) and fit.broken is not None
+    b = fit.broken
+    assert 14 <= b.at <= 29
+    assert b.left.value == pytest.approx(0.4, abs=0.05)
+    assert b.right.value == pytest.approx(1.6, abs=0.1)
+    assert len(warnings) == 1 and "beta: broken power law at lag" in warnings[0]
+    assert "--beta-window" in warnings[0]
+    d = fit.to_dict()
+    assert d["break"]["left"]["window"][0] == 1 and d["break"]["right"]["window"][1] == 400
+
+
+def test_a_beta_window_over_the_floor_warns_and_an_empty_first_lag_is_null():
+    lags, y, se = _broken_norms()
+    ok = lags <= 30
+    warnings: list[str] = []
+    kw = {"first_lag": 1, "n_boot": 100, "seed": 0}
+    fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=(1, 60), **kw)
+    # The window reports the first and last lags used.
+    assert fit.value is not None and fit.window == (1, lags[lags <= 60].max())
+    assert any("includes lags at the noise floor" in w for w in warnings)
+    warnings.clear()
+    ok[0] = False  # lag 1 at the floor: the automatic window has no start
+    fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=None, **kw)
+    assert fit.value is None and fit.to_dict()["window"] is None
+    assert warnings == ["beta is undefined: the first lag of the window, 1, is not resolvable"]
+
+
+# ----------------------------------------------------------------------------------------
+# The ``stats`` verb
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    """Run ``scalinglab ARGS`` in this process; its exit code and stderr."""
+    from scalinglab.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def small_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "t.txt"
+    rng = np.random.default_rng(1)
+    words = ["the ", "cat ", "sat ", "on ", "a ", "mat", ".\n", "dog ", "ran "]
+    path.write_text("".join(rng.choice(words, 12_000)))
+    return path
+
+
+def test_stats_cli_writes_correlations_and_only_skips_entropy(capsys, small_text, tmp_path):
+    out = tmp_path / "st"
+    code, err = run_cli(
+        capsys, "stats", str(small_text), "--tokenizer", "char", "--only", "correlations",
+        "--lags", "1-6,9", "--boot", "30", "--floor-factor", "3", "--top-k", "2",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["correlations.json", "correlations.png"]
+    d = json.loads((out / "correlations.json").read_text())
+    assert SPEC_KEYS <= set(d)
+    assert d["lags"] == [1, 2, 3, 4, 5, 6, 9]
+    assert d["resolvable_rule"].startswith("operator_norm > 3 x noise_floor")
+    assert d["settings"]["n_boot"] == 30 and np.asarray(d["top_singular_values"]).shape == (7, 2)
+    # The norms are those of the text's characters (dense reference).
+    from scalinglab.corpus import resolve
+
+    c = resolve(small_text, "char")
+    x = np.asarray(c.tokens).astype(np.int64)
+    for i, n in enumerate(d["lags"]):
+        ref = dense_reference(x, n, c.vocab_size)
+        assert d["operator_norm"][i] == pytest.approx(np.linalg.norm(ref, 2), rel=1e-9)
+    both = tmp_path / "both"
+    code, err = run_cli(
+        capsys, "stats", str(small_text), "--tokenizer", "char", "--lags", "1,2,3",
+        "--boot", "20", "--max-n", "3", "--out", str(both),
+    )  # fmt: skip
+    assert code == 0, err
+    names = {"correlations.json", "correlations.png", "entropy.json", "entropy.png"}
+    assert {p.name for p in both.iterdir()} == names
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nothere.txt"], "not found"),
+        (["TEXT", "--lags", "0,1"], "lag 0 is out of range"),
+        (["TEXT", "--lags", "8-2"], "low-high"),
+        (["TEXT", "--lags", "1,10000000"], "out of range"),
+        (["TEXT", "--lags", "1-4", "--beta-window", "5"], "window"),
+        (["TEXT", "--lags", "1-4", "--beta-window", "1,2"], "holds 2"),
+        (["TEXT", "--lags", "1-4", "--max-pairs", "0"], "max_pairs"),
+        (["TEXT", "--lags", "1-4", "--top-k", "500"], "top_k"),
+        (["TEXT", "--lags", "1-4", "--floor-factor", "nan"], "floor_factor"),
+        (["TEXT", "--tokenizer", "bpe:1"], "tokenizer"),
+    ],
+)
+def test_stats_cli_errors_are_one_line(capsys, small_text, tmp_path, args, needle):
+    args = [str(small_text) if a == "TEXT" else a for a in args]
+    if "--tokenizer" not in args:
+        args += ["--tokenizer", "char"]
+    out = tmp_path / "o"
+    code, err = run_cli(capsys, "stats", *args, "--only", "correlations", "--out", str(out))
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+    assert not (out / "correlations.json").exists()

@@ -10,7 +10,14 @@ import pytest
 
 import scalinglab as sl
 from scalinglab.errors import UserError
-from scalinglab.stats.entropy import entropy, fit_gamma, load_external_losses, parse_window
+from scalinglab.stats.entropy import (
+    ABS_TOL,
+    entropy,
+    fit_gamma,
+    load_external_losses,
+    parse_window,
+    reliability,
+)
 
 
 # ---- sources with known entropy rates ---------------------------------------------------
@@ -78,6 +85,13 @@ def order2_result():
 
 
 @pytest.fixture(scope="module")
+def order2_tokens():
+    """The same chain and sample as ``order2_result``, for runs with other settings."""
+    P = markov_chain(4, 2, alpha=0.7, seed=3)
+    return sample_markov(P, 4, 2, 2_000_000, seed=4)
+
+
+@pytest.fixture(scope="module")
 def order3_result():
     return markov_case(V=3, k=3, alpha=0.5, seed=5, max_n=8)
 
@@ -133,6 +147,10 @@ def test_deterministic_cycle_has_zero_entropy_beyond_its_period():
     assert r.reliable[2:].all()
     assert not np.isfinite(r.gamma.value)
     assert any("gamma not fitted" in w for w in r.warnings)
+    # not fitted means null, with no window that looks like a measurement
+    g = r.to_dict()["gamma"]
+    assert g["value"] is None and g["stderr"] is None and g["window"] is None
+    assert not any("gamma fitted on only" in w for w in r.warnings)
 
 
 def test_shakespeare_plugin_collapse_matches_reference(shakespeare_char):
@@ -300,3 +318,184 @@ def test_save_writes_json_and_png(tmp_path, order3_result):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     text = r.summary()
     assert "gamma" in text and "reliable window" in text
+
+
+# ---- reliability over nested prefixes ---------------------------------------------------
+def test_reliability_needs_every_step_between_prefixes():
+    tol = 0.05
+    # columns: converged at both steps | only P/2 -> P | neither | bounds disagree
+    rows = np.array(
+        [
+            [1.00, 1.40, 2.00, 1.00],  # P/4
+            [1.01, 1.10, 1.60, 1.00],  # P/2
+            [1.02, 1.11, 1.20, 1.00],  # P
+        ]
+    )
+    upper = np.array([1.05, 1.12, 1.22, 1.30])
+    lower = np.array([1.00, 1.10, 1.18, 1.00])
+    agree, conv, conv_all, rel = reliability(rows, upper, lower, tol)
+    assert agree.tolist() == [True, True, True, False]
+    assert conv.tolist() == [True, True, False, True]
+    assert conv_all.tolist() == [True, False, False, True]
+    assert rel.tolist() == [True, False, False, False]
+    # the absolute floor lets H_n ~ 0 converge
+    near0 = np.array([[0.004], [0.001], [0.0]])
+    assert reliability(near0, np.array([0.003]), np.array([0.0]), tol)[3].tolist() == [True]
+
+
+def test_reliable_flags_follow_the_recorded_rule(order2_result):
+    _, r = order2_result
+    est = r.prefix_estimates
+    tol = r.reliability_tol
+
+    def step(big, small):
+        return np.abs(big - small) <= np.maximum(tol * np.abs(big), ABS_TOL)
+
+    assert len(r.prefix_tokens) == 3 and r.prefix_tokens[-1] == r.train_tokens
+    assert r.prefix_tokens[:2] == [r.train_tokens // 4, r.train_tokens // 2]
+    agree = r.upper - r.lower <= np.maximum(tol * r.upper, ABS_TOL)
+    expect = agree & step(est[2], est[1]) & step(est[1], est[0])
+    np.testing.assert_array_equal(r.reliable, expect)
+    np.testing.assert_array_equal(r.converged, step(est[2], est[1]))
+    d = r.to_dict()
+    assert "P/4 -> P/2 -> P" in d["reliability_rule"]["rule"]
+    assert d["converged_prefixes"] == (step(est[2], est[1]) & step(est[1], est[0])).tolist()
+
+
+# ---- gamma windows ----------------------------------------------------------------------
+def test_gamma_window_override_is_the_published_log_log_fit(order2_tokens):
+    r = entropy(order2_tokens, max_n=12, gamma_window="1,12", progress=False, n_boot=100)
+    assert r.gamma.window == (1, 12) and r.gamma.n_points == 12
+    assert not r.reliable[12]
+    assert any("includes unreliable points" in w for w in r.warnings)
+    # independent reference: ordinary least squares of log H_n on log n
+    n = np.arange(1, 13)
+    slope, icpt = np.polyfit(np.log(n), np.log(r.estimate[1:13]), 1)
+    assert r.gamma.value == pytest.approx(-slope, rel=1e-10)
+    assert r.gamma.amplitude == pytest.approx(math.exp(icpt), rel=1e-10)
+    assert r.gamma.ci95[0] <= r.gamma.value <= r.gamma.ci95[1]
+
+
+def test_offset_fit_finds_the_entropy_rate_of_a_markov_chain(order2_tokens):
+    """For an order-2 chain H_n = H_2 for n >= 2: H_inf of H_inf + A n^-gamma is H_2."""
+    P = markov_chain(4, 2, alpha=0.7, seed=3)
+    truth = exact_h(P, 4, 2, 6)
+    r = entropy(
+        order2_tokens, max_n=6, gamma_window=(1, 6), fit_offset=True, progress=False, n_boot=40
+    )
+    assert r.reliable[1:7].all()
+    go = r.gamma_offset
+    assert go is not None and go.window == (1, 6)
+    assert go.h_inf == pytest.approx(truth[2], abs=0.01)
+    d = r.to_dict()["gamma_offset"]
+    assert d["h_inf"]["value"] == pytest.approx(go.h_inf) and d["h_inf"]["stderr"] is not None
+
+
+# ---- malformed inputs -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "text", "needle"),
+    [
+        ("a.json", '{"n": [1, 2], "loss": [1.0]}', "same length"),
+        ("b.json", '{"per_position_loss": "abc"}', "numbers"),
+        ("c.json", '{"n": [1, "x"], "loss": [1, 2]}', "integers"),
+        ("d.json", '{"n": [1.5, 2], "loss": [1, 2]}', "integers"),
+        ("e.json", '{"runs": [{"per_position_loss": "zz"}]}', "no run"),
+        ("f.json", '{"per_position_loss": [1, "a"]}', "numbers"),
+        ("g.json", '{"per_position_loss": [[[1.0]]]}', "list of lists"),
+        ("h.json", '{"1": "low"}', "numbers"),
+        ("i.json", '{"one": 1.0}', "expected"),
+        ("j.json", '"hello"', "expected a JSON object"),
+        ("k.json", '{"1": null}', "no finite"),
+        ("l.json", '{"n": [1, -2], "loss": [1, 2]}', "non-negative"),
+        ("m.csv", "n,loss\n1,x\n", "numbers"),
+        ("n.csv", "n,loss\n1.5,2\n", "integers"),
+        ("o.json", "\udcff", "not valid JSON"),
+    ],
+)
+def test_malformed_external_losses_are_user_errors(tmp_path, name, text, needle):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(UserError, match=needle) as exc:
+        load_external_losses(path)
+    assert name in str(exc.value)
+
+
+def test_external_loss_shapes_that_are_accepted(tmp_path):
+    a = tmp_path / "ragged.json"  # models trained on different context lengths
+    a.write_text(json.dumps({"per_position_loss": [[3.0, 2.0, 1.5], [2.5]]}))
+    assert load_external_losses(a) == {1: 2.5, 2: 2.0, 3: 1.5}
+    b = tmp_path / "twice.csv"  # two models' losses at the same n: the lower bound counts
+    b.write_text("n,loss\n1,2.0\n1,1.8\n2,1.7\n")
+    assert load_external_losses(b) == {1: 1.8, 2: 1.7}
+    c = tmp_path / "scalar.json"
+    c.write_text(json.dumps({"n": 3, "loss": 1.2}))
+    assert load_external_losses(c) == {3: 1.2}
+    with pytest.raises(UserError, match="integers"):
+        entropy(np.arange(4000) % 5, max_n=2, entropy_from={1.5: 1.0}, progress=False)
+
+
+def test_bad_token_arrays_are_user_errors():
+    for bad in (np.zeros(0), np.array([1.0, np.nan, 2.0]), np.array([[1, 2], [3, 4]])):
+        with pytest.raises(UserError, match="integer array"):
+            entropy(bad, max_n=2, progress=False)
+    with pytest.raises(UserError, match="non-negative"):
+        entropy(np.array([0, 1, -1] * 100), max_n=2, progress=False)
+    with pytest.raises(UserError, match="too few"):
+        entropy(np.zeros(0, dtype=np.int64), max_n=2, progress=False)
+
+
+# ---- the ``stats`` verb -----------------------------------------------------------------
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    from scalinglab.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+def test_stats_cli_only_entropy(capsys, shakespeare_txt, tmp_path):
+    losses = tmp_path / "losses.csv"
+    losses.write_text("n,loss\n1,2.40\n2,1.95\n")
+    out = tmp_path / "st"
+    code, err = run_cli(
+        capsys, "stats", str(shakespeare_txt), "--tokenizer", "char", "--only", "entropy",
+        "--max-n", "4", "--boot", "20", "--entropy-from", str(losses), "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["entropy.json", "entropy.png"]
+    d = json.loads((out / "entropy.json").read_text())
+    keys = {"n", "plugin", "estimate", "estimator", "upper", "lower", "coverage", "reliable"}
+    assert keys | {"gamma", "warnings"} <= set(d)
+    assert d["n"] == [0, 1, 2, 3, 4] and d["units"] == "nats"
+    assert d["upper_external"][1:3] == [2.40, 1.95]
+    assert d["upper"][2] <= 1.95
+    # REFERENCE 1.2 figures for tiny-shakespeare: H_0 of 65 characters, under log 65
+    assert 3.0 < d["plugin"][0] < math.log(65)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--max-n", "0"], "max_n"),
+        (["--max-n", "900000"], "too few"),
+        (["--gamma-window", "3"], "window"),
+        (["--gamma-window", "1,40"], "beyond max_n"),
+        (["--boot", "1"], "n_boot"),
+        (["--entropy-from", "nothere.json"], "not found"),
+        (["--entropy-from", "BAD"], "same length"),
+    ],
+)
+def test_stats_cli_entropy_errors_are_one_line(capsys, shakespeare_txt, tmp_path, args, needle):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"n": [1, 2], "loss": [1.0]}')
+    args = [str(bad) if a == "BAD" else a for a in args]
+    out = tmp_path / "o"
+    code, err = run_cli(
+        capsys, "stats", str(shakespeare_txt), "--tokenizer", "char", "--only", "entropy",
+        *args, "--out", str(out),
+    )  # fmt: skip
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+    assert not (out / "entropy.json").exists()

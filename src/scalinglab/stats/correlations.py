@@ -65,6 +65,8 @@ __all__ = [
     "parse_lags",
 ]
 
+#: Most lags one call measures (each costs a counting pass).
+MAX_LAGS = 100_000
 DEFAULT_SHUFFLES = 3
 DEFAULT_BOOT = 200
 #: ARPACK tolerance for the shuffled surrogates (the floor needs a few digits only).
@@ -107,7 +109,12 @@ def parse_lags(text: str | list[int] | tuple[int, ...] | np.ndarray | None) -> l
             if m is None:
                 raise UserError(f"bad lag list {text!r}: use positive integers like 1,2,4 or 1-16")
             lo = int(m.group(1))
-            out.extend(range(lo, int(m.group(2)) + 1) if m.group(2) else [lo])
+            hi = int(m.group(2)) if m.group(2) else lo
+            if hi < lo:
+                raise UserError(f"bad lag range {part!r} in {text!r}: write it low-high")
+            if len(out) + hi - lo + 1 > MAX_LAGS:
+                raise UserError(f"lag list {text!r} holds more than {MAX_LAGS:,} lags")
+            out.extend(range(lo, hi + 1))
         return out
     return [int(v) if float(v).is_integer() else _bad_lag(v) for v in np.asarray(text).ravel()]
 
@@ -513,6 +520,20 @@ def _measure_lags(
     return m
 
 
+def _blank_lags_without_pairs(m: _Measured) -> np.ndarray:
+    """Set every measurement of a lag that has no pairs to NaN (a norm of nothing is not 0)."""
+    empty = m.pairs == 0
+    if empty.any():
+        for arr in (m.op, m.fro, m.second, m.fro_floor):
+            arr[empty] = np.nan
+        for mat in (m.shuf_op, m.shuf_fro, m.reps_op, m.reps_fro):
+            if mat is not None:
+                mat[:, empty] = np.nan
+        if m.topv is not None:
+            m.topv[empty] = np.nan
+    return empty
+
+
 def _stderr(reps: np.ndarray | None, nl: int) -> tuple[np.ndarray, np.ndarray]:
     """Standard deviation and 95% percentile interval of bootstrap replicates per lag."""
     if reps is None:
@@ -667,6 +688,7 @@ def correlations(
         ]
 
     m = _measure_lags(plan, source, surrogates, lag_arr, weights, top_k, seed, progress)
+    no_pairs = _blank_lags_without_pairs(m)
     nl = lag_arr.size
     op, fro, second, fro_floor = m.op, m.fro, m.second, m.fro_floor
     reps_op, reps_fro = m.reps_op, m.reps_fro
@@ -677,6 +699,13 @@ def correlations(
     ok_fro = fro > floor_factor * fro_floor
 
     warnings: list[str] = []
+    if no_pairs.any():
+        warnings.append(
+            f"no pairs were counted at lags {lag_arr[no_pairs][:10].tolist()}"
+            f"{' ...' if no_pairs.sum() > 10 else ''} ("
+            + ("every document is shorter than the lag" if within_documents else "subsampling")
+            + "): their norms are undefined (null)"
+        )
     if max_pairs is not None and any(plan.rate(int(lag)) < 1 for lag in lag_arr):
         warnings.append(
             f"subsampled: about {max_pairs} random pairs per lag were counted; floors and "

@@ -23,11 +23,13 @@ posterior mean, which matters for n-gram spaces of V^n cells.
 
 ``reliable[n]`` holds where the bounds agree and the estimate has converged::
 
-    upper[n] - lower[n] <= max(tol * upper[n], abs_tol)                     (bounds agree)
-    |estimate_P[n] - estimate_{P/2}[n]| <= max(tol * estimate_P[n], abs_tol)   (converged)
+    upper[n] - lower[n] <= max(tol * upper[n], abs_tol)                        (bounds agree)
+    |estimate_{P/2}[n] - estimate_{P/4}[n]| <= max(tol * estimate_{P/2}[n], abs_tol)  and
+    |estimate_P[n] - estimate_{P/2}[n]| <= max(tol * estimate_P[n], abs_tol)      (converged)
 
-with ``P`` the training tokens and ``estimate_{P/2}`` the same estimator on the
-first half of them (the quarter is reported too). ``gamma`` is fitted on the
+with ``P`` the training tokens and ``estimate_{P/2}``, ``estimate_{P/4}`` the same
+estimator on the first half and quarter of them. ``converged`` (the last step
+alone) is reported too. ``gamma`` is fitted on the
 estimate over the reliable window, H_n ~ A n^(-gamma) (log-log least squares,
 as published), or H_n - H_inf ~ A n^(-gamma) with ``fit_offset``.
 """
@@ -58,6 +60,7 @@ __all__ = [
     "fit_gamma",
     "load_external_losses",
     "parse_window",
+    "reliability",
 ]
 
 #: Count-based estimators of H_n; "auto" picks the first.
@@ -70,6 +73,13 @@ DEFAULT_MAX_TOKENS = 100_000_000
 #: Absolute floor of the reliability tolerances (nats), for near-deterministic sources
 #: where a relative tolerance on H_n ~ 0 can never be met.
 ABS_TOL = 0.005
+
+#: How ``reliable[n]`` is decided (recorded in entropy.json).
+RELIABILITY_RULE = (
+    "reliable[n] = (upper - lower <= max(tol * upper, abs_tol)) and, for each step between "
+    "the nested training prefixes P/4 -> P/2 -> P, |estimate(larger) - estimate(smaller)| "
+    "<= max(tol * estimate(larger), abs_tol); converged[n] is the last step (P/2 -> P) alone"
+)
 
 #: Size of the pseudo-documents used to subsample a single-document corpus.
 _BLOCK = 1 << 20
@@ -91,14 +101,14 @@ class GammaFit:
         Exponent and its bootstrap standard error.
     ci95 : tuple of float
         2.5% and 97.5% bootstrap percentiles.
-    window : tuple of int
-        Context lengths fitted, inclusive.
+    window : tuple of int or None
+        Context lengths fitted, inclusive (None when not fitted).
     """
 
     value: float
     stderr: float
     ci95: tuple[float, float]
-    window: tuple[int, int]
+    window: tuple[int, int] | None
     n_points: int
     amplitude: float
     method: str
@@ -114,7 +124,7 @@ class GammaFit:
             "value": self.value,
             "stderr": self.stderr,
             "ci95": list(self.ci95),
-            "window": list(self.window),
+            "window": list(self.window) if self.window is not None else None,
             "n_points": self.n_points,
             "amplitude": self.amplitude,
             "method": self.method,
@@ -130,10 +140,10 @@ class GammaFit:
         return _jsonable(d)
 
     @classmethod
-    def missing(cls, reason: str, window: tuple[int, int] = (0, 0)) -> GammaFit:
-        """A placeholder when no fit is possible (all numbers NaN)."""
+    def missing(cls, reason: str) -> GammaFit:
+        """A placeholder when no fit is possible: numbers NaN (null in JSON), no window."""
         nan = float("nan")
-        return cls(nan, nan, (nan, nan), window, 0, nan, f"not fitted: {reason}", 0, nan)
+        return cls(nan, nan, (nan, nan), None, 0, nan, f"not fitted: {reason}", 0, nan)
 
 
 def parse_window(text: str | tuple[int, int] | list[int] | None) -> tuple[int, int] | None:
@@ -290,10 +300,45 @@ def fit_gamma(
 # --------------------------------------------------------------------------------------
 # external per-position losses
 # --------------------------------------------------------------------------------------
+def _float_array(values: Any, where: str, what: str) -> np.ndarray:
+    """``values`` as a float array (None -> NaN); a ragged list of lists is NaN-padded."""
+    if isinstance(values, list) and values and all(isinstance(r, list) for r in values):
+        width = max(len(r) for r in values)
+        values = [r + [None] * (width - len(r)) for r in values]  # rows (models), not tokens
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: {what}") from None
+
+
+def _context_lengths(values: Any, where: str) -> np.ndarray:
+    """Context lengths as integers; non-integer or non-finite values are user errors."""
+    arr = np.atleast_1d(_float_array(values, where, "the context lengths n must be integers"))
+    if arr.ndim != 1 or not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        raise UserError(f"{where}: the context lengths n must be integers")
+    return arr.astype(np.int64)
+
+
+def _pairs(ns: Any, losses: Any, where: str) -> dict[int, float]:
+    n_arr = _context_lengths(ns, where)
+    l_arr = np.atleast_1d(_float_array(losses, where, "the losses must be numbers (or null)"))
+    if l_arr.ndim != 1 or l_arr.size != n_arr.size:
+        raise UserError(
+            f"{where}: n and loss must be lists of the same length "
+            f"(got {n_arr.size} and {l_arr.size})"
+        )
+    out: dict[int, float] = {}
+    # entries, not tokens; a context length given twice (two models) keeps the lower bound
+    for k, v in zip(n_arr.tolist(), l_arr.tolist(), strict=True):
+        if math.isfinite(v):
+            out[k] = min(v, out.get(k, math.inf))
+    return out
+
+
 def _losses_from_list(values: Any, where: str) -> dict[int, float]:
     # The trainer's convention: entry i is the loss at the position that has seen
     # i + 1 tokens, i.e. an upper bound on H_{i+1}.
-    arr = np.asarray(values, dtype=np.float64)
+    arr = _float_array(values, where, "per_position_loss must hold numbers (or null)")
     if arr.ndim == 2:  # one row per run: each is an upper bound, keep the lowest
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore", RuntimeWarning)
@@ -314,23 +359,21 @@ def _losses_from_json(obj: Any, where: str) -> dict[int, float]:
         rows = [
             r["per_position_loss"]
             for r in obj["runs"]
-            if isinstance(r, dict) and r.get("per_position_loss") is not None
+            if isinstance(r, dict) and isinstance(r.get("per_position_loss"), list)
         ]
         if not rows:
             raise UserError(f"{where}: no run has a per_position_loss list")
-        width = max(len(r) for r in rows)
-        mat = np.full((len(rows), width), np.nan)
-        for i, r in enumerate(rows):  # runs, not tokens
-            mat[i, : len(r)] = np.asarray(r, dtype=np.float64)
-        return _losses_from_list(mat, where)
+        return _losses_from_list(rows, where)
     if "n" in obj and "loss" in obj:
-        return {int(k): float(v) for k, v in zip(obj["n"], obj["loss"], strict=True)}
+        return _pairs(obj["n"], obj["loss"], where)
+    keys, vals = list(obj.keys()), list(obj.values())
     try:
-        return {int(k): float(v) for k, v in obj.items()}
+        ns = [int(k) for k in keys]
     except (TypeError, ValueError):
         raise UserError(
             f"{where}: expected per_position_loss, runs, {{n: [..], loss: [..]}} or {{n: loss}}"
         ) from None
+    return _pairs(ns, vals, where)
 
 
 def load_external_losses(path: str | os.PathLike[str]) -> dict[int, float]:
@@ -347,6 +390,9 @@ def load_external_losses(path: str | os.PathLike[str]) -> dict[int, float]:
     * JSON ``{"n": [..], "loss": [..]}`` or ``{"<n>": loss, ..}``;
     * CSV with a header and columns ``n`` and ``loss`` (or the first two columns).
 
+    Context lengths must be integers; a length given twice keeps the lower loss.
+    A malformed file is a :class:`UserError` naming it.
+
     Returns
     -------
     dict
@@ -356,28 +402,37 @@ def load_external_losses(path: str | os.PathLike[str]) -> dict[int, float]:
     if not p.is_file():
         raise UserError(f"external entropy file not found: {p}")
     if p.suffix.lower() == ".csv":
-        with open(p, newline="") as f:
-            rows = list(csv.reader(f))
+        try:
+            with open(p, newline="") as f:
+                rows = list(csv.reader(f))
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise UserError(f"{p}: not a readable CSV text file ({e})") from None
         if len(rows) < 2:
             raise UserError(f"{p}: a CSV needs a header and at least one row")
         head = [h.strip().lower() for h in rows[0]]
         i_n = head.index("n") if "n" in head else 0
         i_l = head.index("loss") if "loss" in head else 1
+        body = [r for r in rows[1:] if r]
         try:
-            out = {int(float(r[i_n])): float(r[i_l]) for r in rows[1:] if r}
+            ns, ls = [float(r[i_n]) for r in body], [float(r[i_l]) for r in body]
         except (ValueError, IndexError):
             raise UserError(f"{p}: columns n and loss must be numbers") from None
+        out = _pairs(ns, ls, str(p))
     else:
         try:
             obj = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
+        except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
             raise UserError(f"{p}: not valid JSON ({e})") from None
         out = _losses_from_json(obj, str(p))
+    return _checked_losses(out, str(p))
+
+
+def _checked_losses(out: dict[int, float], where: str) -> dict[int, float]:
     out = {n: v for n, v in out.items() if math.isfinite(v)}
     if not out:
-        raise UserError(f"{p}: no finite losses")
+        raise UserError(f"{where}: no finite losses")
     if min(out) < 0 or min(out.values()) < 0:
-        raise UserError(f"{p}: context lengths and losses must be non-negative")
+        raise UserError(f"{where}: context lengths and losses must be non-negative")
     return out
 
 
@@ -408,6 +463,7 @@ class EntropyResult:
     coverage: np.ndarray
     coverage_k: int
     converged: np.ndarray
+    converged_prefixes: np.ndarray
     agree: np.ndarray
     reliable: np.ndarray
     reliability_tol: float
@@ -464,14 +520,12 @@ class EntropyResult:
             "upper_external": self.upper_external if self._has_external else None,
             "coverage_k": self.coverage_k,
             "converged": [bool(b) for b in self.converged],
+            "converged_prefixes": [bool(b) for b in self.converged_prefixes],
             "bounds_agree": [bool(b) for b in self.agree],
             "reliability_rule": {
                 "tol": self.reliability_tol,
                 "abs_tol": ABS_TOL,
-                "rule": (
-                    "reliable[n] = (upper - lower <= max(tol * upper, abs_tol)) and "
-                    "(|estimate(P) - estimate(P/2)| <= max(tol * estimate(P), abs_tol))"
-                ),
+                "rule": RELIABILITY_RULE,
                 "reliable_window": list(self.reliable_window) if self.reliable_window else None,
             },
             "prefix_estimates": {
@@ -545,7 +599,7 @@ class EntropyResult:
             n[rel], self.estimate[rel], "o", ms=7, mfc="none", color="tab:green", label="reliable"
         )
         g = self.gamma
-        if np.isfinite(g.value):
+        if np.isfinite(g.value) and g.window is not None:
             xs = np.linspace(g.window[0], g.window[1], 50)
             ax.plot(
                 xs,
@@ -596,7 +650,7 @@ class EntropyResult:
         w = self.reliable_window
         lines.append(f"reliable window: {'none' if w is None else f'n = {w[0]}..{w[1]}'}")
         g = self.gamma
-        if np.isfinite(g.value):
+        if np.isfinite(g.value) and g.window is not None:
             lines.append(
                 f"[bold]gamma[/bold] = {g.value:.3f} ± {g.stderr:.3f} "
                 f"(95% CI {g.ci95[0]:.3f}..{g.ci95[1]:.3f}, n = {g.window[0]}..{g.window[1]})"
@@ -611,6 +665,42 @@ class EntropyResult:
             )
         lines += [f"[yellow]warning:[/yellow] {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def reliability(
+    prefix_rows: np.ndarray, upper: np.ndarray, lower: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The reliability map (:data:`RELIABILITY_RULE`) from the estimates on nested prefixes.
+
+    Parameters
+    ----------
+    prefix_rows : array (views, max_n + 1)
+        The estimate on nested training prefixes, the last row on all ``P`` tokens
+        (``P/4, P/2, P`` from :func:`entropy`).
+    upper, lower : array (max_n + 1,)
+        The bounds (nats).
+    tol : float
+        Relative tolerance; :data:`ABS_TOL` nats is its absolute floor.
+
+    Returns
+    -------
+    agree, converged, converged_prefixes, reliable : bool arrays
+        ``converged`` compares ``P/2`` with ``P`` only; ``converged_prefixes``
+        requires every step between successive prefixes to be within tolerance.
+    """
+    rows = np.asarray(prefix_rows, dtype=np.float64)
+    est = rows[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agree = (upper - lower) <= np.maximum(tol * upper, ABS_TOL)
+        steps = [
+            np.abs(rows[i + 1] - rows[i]) <= np.maximum(tol * np.abs(rows[i + 1]), ABS_TOL)
+            for i in range(rows.shape[0] - 1)  # prefixes, not tokens
+        ]
+    none = np.zeros(est.shape, dtype=bool)  # a single prefix cannot show convergence
+    converged = steps[-1] if steps else none
+    converged_prefixes = np.logical_and.reduce(steps) if steps else none
+    reliable = agree & converged_prefixes & np.isfinite(est) & np.isfinite(upper)
+    return agree, converged, converged_prefixes, reliable
 
 
 def _reliable_window(reliable: np.ndarray) -> tuple[int, int] | None:
@@ -725,11 +815,15 @@ def entropy(
     if n_boot < 2:
         raise UserError(f"n_boot must be at least 2, got {n_boot}")
     window = parse_window(gamma_window)
+    if window is not None and window[1] > max_n:
+        raise UserError(f"gamma window {window} reaches beyond max_n = {max_n}")
     external = None
     if entropy_from is not None:
-        external = (
-            entropy_from if isinstance(entropy_from, dict) else load_external_losses(entropy_from)
-        )
+        if isinstance(entropy_from, dict):
+            ns, ls = list(entropy_from), list(entropy_from.values())
+            external = _checked_losses(_pairs(ns, ls, "entropy_from"), "entropy_from")
+        else:
+            external = load_external_losses(entropy_from)
     if isinstance(corpus, np.ndarray | list | tuple):
         corpus = _corpus.TokenCorpus.from_array(np.asarray(corpus))
     elif not isinstance(corpus, _corpus.TokenCorpus):
@@ -809,13 +903,9 @@ def entropy(
     from_ext = np.isfinite(upper_external) & (upper_external < upper_ngram)
     upper_stderr = np.where(from_ext, np.nan, ngram_stderr)
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        agree = (upper - lower) <= np.maximum(reliability_tol * upper, ABS_TOL)
-        half = rows[-2] if rows.shape[0] >= 2 else np.full_like(estimate, np.nan)
-        converged = np.abs(estimate - half) <= np.maximum(
-            reliability_tol * np.abs(estimate), ABS_TOL
-        )
-    reliable = agree & converged & np.isfinite(estimate) & np.isfinite(upper)
+    agree, converged, converged_prefixes, reliable = reliability(
+        rows, upper, lower, reliability_tol
+    )
 
     # uncertainty of each point for the gamma bootstrap: half the bound gap, the noise of
     # the held-out upper bound and the statistical error of the estimate
@@ -836,14 +926,12 @@ def entropy(
     else:
         npts = fit_win[1] - fit_win[0] + 1
         if npts < 2:
-            gamma = GammaFit.missing(f"reliable window n = {fit_win[0]} has one point", fit_win)
+            gamma = GammaFit.missing(f"reliable window n = {fit_win[0]} has one point")
             warnings.append(
                 f"reliable window is the single context length n = {fit_win[0]}: "
                 "gamma not fitted (set a window with --gamma-window / gamma_window)"
             )
         else:
-            if npts < 4:
-                warnings.append(f"gamma fitted on only {npts} context lengths")
             if window is not None and not reliable[fit_win[0] : fit_win[1] + 1].all():
                 warnings.append(
                     f"gamma window n = {fit_win[0]}..{fit_win[1]} includes unreliable points"
@@ -851,13 +939,17 @@ def entropy(
             win_h = estimate[fit_win[0] : fit_win[1] + 1]
             if window is None and not np.all(win_h > 0):
                 # a deterministic source: H_n = 0 has no power law to fit
-                gamma = GammaFit.missing("H_n <= 0 in the reliable window", fit_win)
+                gamma = GammaFit.missing(
+                    f"H_n <= 0 in the reliable window n = {fit_win[0]}..{fit_win[1]}"
+                )
                 warnings.append(
                     f"estimate is zero in the reliable window n = {fit_win[0]}..{fit_win[1]}: "
                     "gamma not fitted"
                 )
             else:
                 gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
+                if npts < 4:
+                    warnings.append(f"gamma fitted on only {npts} context lengths")
             if fit_offset and np.isfinite(gamma.value):
                 if npts >= 4:
                     gamma_offset = fit_gamma(
@@ -883,6 +975,7 @@ def entropy(
         coverage=sweep.coverage,
         coverage_k=int(coverage_k),
         converged=converged,
+        converged_prefixes=converged_prefixes,
         agree=agree,
         reliable=reliable,
         reliability_tol=float(reliability_tol),
