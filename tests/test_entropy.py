@@ -499,3 +499,16 @@ def test_stats_cli_entropy_errors_are_one_line(capsys, shakespeare_txt, tmp_path
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
     assert not (out / "entropy.json").exists()
+
+
+@pytest.mark.parametrize("args", [["--max-n", "0"], ["--gamma-window", "1,40"]])
+def test_stats_cli_checks_entropy_options_before_correlations(
+    capsys, shakespeare_txt, tmp_path, args
+):
+    out = tmp_path / "o"
+    code, err = run_cli(
+        capsys, "stats", str(shakespeare_txt), "--tokenizer", "char", "--lags", "1,2",
+        *args, "--out", str(out),
+    )  # fmt: skip
+    assert code == 2 and err.strip().startswith("error:")
+    assert not out.exists() or not any(out.iterdir())

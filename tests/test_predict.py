@@ -118,6 +118,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["predict", "CORPUS", "--target-loss", "-1"], "target-loss"),
         (["predict", "CORPUS", "--compare-measured", "missing.json"], "not found"),
         (["predict", "CORPUS", "--tokenizer", "bpe:1"], "tokenizer"),
+        (["predict", "CORPUS", "--max-n", "0"], "max_n"),
+        (["predict", "CORPUS", "--entropy-from", "missing.json"], "not found"),
     ],
 )
 def test_predict_cli_errors(powerlaw_corpus, tmp_path, args, needle):
@@ -131,6 +133,7 @@ def test_predict_cli_errors(powerlaw_corpus, tmp_path, args, needle):
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and needle in errors[0], r.stderr
     assert not (tmp_path / "o" / "prediction.json").exists()
+    assert not (tmp_path / "o" / "correlations.json").exists()  # checked before any work
 
 
 def test_gamma_comes_from_model_losses_when_counts_are_unreliable():

@@ -63,19 +63,36 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ..corpus import resolve
+        from ..errors import UserError
         from .correlations import correlations, parse_lags
-        from .entropy import entropy, parse_window
+        from .entropy import entropy, load_external_losses, parse_window
 
+        # Check every option before any work, so that a bad entropy option cannot
+        # fail after correlations.json has been written.
+        lag_list, bw, gw = parse_lags(lags), parse_window(beta_window), parse_window(gamma_window)
+        if floor_factor <= 0:
+            raise UserError(f"--floor-factor must be positive, got {floor_factor}")
+        if boot < 0 or top_k < 0:
+            raise UserError("--boot and --top-k must be non-negative")
+        if only in (None, Only.entropy):
+            if max_n < 1:
+                raise UserError(f"max_n (--max-n) must be at least 1, got {max_n}")
+            if gw is not None and gw[1] > max_n:
+                raise UserError(
+                    f"--gamma-window {gw[0]},{gw[1]} reaches beyond max_n = {max_n} (--max-n)"
+                )
+            if entropy_from is not None:
+                load_external_losses(entropy_from)
         c = resolve(corpus, tokenizer)
         stdout = Console()
         written: list[str] = []
         if only in (None, Only.correlations):
             res = correlations(
                 c,
-                parse_lags(lags),
+                lag_list,
                 within_documents=within_documents,
                 floor_factor=floor_factor,
-                beta_window=parse_window(beta_window),
+                beta_window=bw,
                 max_pairs=max_pairs,
                 top_k=top_k,
                 n_boot=boot,
@@ -88,7 +105,7 @@ def register(app: typer.Typer) -> None:
             ent = entropy(
                 c,
                 max_n=max_n,
-                gamma_window=parse_window(gamma_window),
+                gamma_window=gw,
                 fit_offset=fit_offset,
                 entropy_from=entropy_from,
                 n_boot=boot,

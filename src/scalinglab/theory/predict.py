@@ -623,7 +623,21 @@ def predict(
     from ..corpus import resolve
     from ..stats import correlations as corr_fn
     from ..stats import entropy as ent_fn
+    from ..stats.entropy import load_external_losses
 
+    # Cheap checks first: a bad option must not fail after minutes of counting.
+    if max_n is not None and max_n < 1:
+        raise UserError(f"max_n (--max-n) must be at least 1, got {max_n}")
+    if gamma_window is not None and max_n is not None and gamma_window[1] > max_n:
+        raise UserError(f"--gamma-window reaches beyond max_n = {max_n} (--max-n)")
+    if not (0 < p_min < p_max):
+        raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
+    if target_loss is not None and not (np.isfinite(target_loss) and target_loss > 0):
+        raise UserError(f"--target-loss must be a positive number of nats, got {target_loss}")
+    if entropy_from is not None:
+        load_external_losses(entropy_from)
+    if compare_measured is not None:
+        load_measured(compare_measured)
     c = resolve(corpus, tokenizer)
     desc = c.describe()
     out_p = Path(out) if out is not None else None
