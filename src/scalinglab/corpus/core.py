@@ -201,7 +201,7 @@ _CORE_KEYS = {
 
 def content_hash_of(arr: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
-    h.update(np.ascontiguousarray(arr).view(np.uint8))
+    h.update(np.ascontiguousarray(arr).view(np.uint8).data)
     return "blake2b:" + h.hexdigest()
 
 
@@ -330,7 +330,7 @@ class CorpusWriter:
         self._max_id = max(self._max_id, mx)
         buf = np.ascontiguousarray(ids, dtype=self.dtype)
         self._f.write(buf.data)
-        self._hash.update(buf.view(np.uint8))
+        self._hash.update(buf.view(np.uint8).data)
         self.num_tokens += int(ids.size)
 
     def finish(

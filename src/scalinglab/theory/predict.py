@@ -656,16 +656,16 @@ def predict(
         _matching(out_p / "correlations.json", c.content_hash, corr_settings) if out_p else None
     )
     if corr_d is not None:
-        info(f"reusing {out_p / 'correlations.json'} (same corpus and settings)")
+        info(f"reusing {out} (same corpus and settings): correlations.json")
     else:
-        res = corr_fn(c, lags=lags, beta_window=beta_window, seed=seed, progress=progress)
-        corr_d = _jsonable({**res.to_dict(), "corpus": desc, "predict_settings": corr_settings})
+        cres = corr_fn(c, lags=lags, beta_window=beta_window, seed=seed, progress=progress)
+        corr_d = _jsonable({**cres.to_dict(), "corpus": desc, "predict_settings": corr_settings})
         if out_p:
-            res.save(out_p)
+            cres.save(out_p)
             write_json(out_p / "correlations.json", corr_d)
     ent_d = _matching(out_p / "entropy.json", c.content_hash, ent_settings) if out_p else None
     if ent_d is not None:
-        info(f"reusing {out_p / 'entropy.json'} (same corpus and settings)")
+        info(f"reusing {out} (same corpus and settings): entropy.json")
     else:
         kw: dict[str, Any] = {
             "gamma_window": gamma_window,
@@ -675,10 +675,10 @@ def predict(
         }
         if max_n is not None:
             kw["max_n"] = max_n
-        res = ent_fn(c, **kw)
-        ent_d = _jsonable({**res.to_dict(), "corpus": desc, "predict_settings": ent_settings})
+        eres = ent_fn(c, **kw)
+        ent_d = _jsonable({**eres.to_dict(), "corpus": desc, "predict_settings": ent_settings})
         if out_p:
-            res.save(out_p)
+            eres.save(out_p)
             write_json(out_p / "entropy.json", ent_d)
     pred = predict_from_stats(
         corr_d,
