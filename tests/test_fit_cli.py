@@ -77,6 +77,9 @@ def test_fit_two_columns_with_expression(tmp_path, shared_data):
     assert (out / "fit.png").exists()
 
 
+OK = "x,y\n1,2\n2,1.5\n3,1.2\n4,1.1\n5,1.05\n"
+
+
 @pytest.mark.parametrize(
     ("content", "args", "message"),
     [
@@ -84,6 +87,21 @@ def test_fit_two_columns_with_expression(tmp_path, shared_data):
         ("x,y\n1,2\n2,1.5\n3,1\n", ["--x", "size", "--y", "y"], "no column 'size'"),
         ("x,y\n1,2\n2,1.5\n", ["--x", "x", "--y", "y", "--form", "bnsl"], "parameters but only 2"),
         ("x,y\n1,2\n2,1.5\n3,1\n", ["--x", "x", "--y", "y", "--form", "cubic"], "unknown form"),
+        ("x,y\n1,2\ninf,1.5\n3,1\n", ["--x", "x", "--y", "y"], "'x' at row(s) 2"),
+        ("x,y\n1,2\n2,-1.5\n3,1\n", ["--x", "x", "--y", "y"], "'y' at row(s) 2"),
+        ("x,y\n1,a\n2,b\n3,c\n", ["--x", "x", "--y", "y"], "not numeric"),
+        ("x,y\n", ["--x", "x", "--y", "y"], "no data points"),
+        ("", ["--x", "x", "--y", "y"], "cannot read"),
+        (OK, ["--x", "x", "--y", "y", "--form", "chinchilla"], "takes 2 input"),
+        (OK, ["--x", "x", "--y", "y", "--loss", "cauchy"], "unknown loss"),
+        (OK, ["--x", "x", "--y", "y", "--delta", "-1"], "Huber delta"),
+        (OK, ["--x", "x", "--y", "y", "--bootstrap", "-1"], "n_boot"),
+        (OK, ["--x", "x", "--y", "y", "--holdout-above", "abc"], "needs a number"),
+        (OK, ["--x", "x", "--y", "y", "--holdout-above", "9"], "no point has"),
+        (OK, ["--x", "x", "--y", "y", "--holdout-last", "1", "--holdout-above", "3"], "not both"),
+        (OK, ["--x", "x", "--y", "y", "--holdout-last", "5"], "cannot hold out"),
+        (OK, ["--x", "x", "--y", "y", "--form", "power_law", "--holdout-last", "4"], "only 1"),
+        (OK, ["--x", "x", "--y", "y", "--drop-highest", "9"], "cannot drop"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, args, message):
@@ -93,7 +111,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, args, messa
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and message in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("target", ["missing.csv", "folder"])
+def test_missing_file_or_directory_is_one_line_and_exit_2(tmp_path, capsys, target):
+    (tmp_path / "folder").mkdir()
+    code = run(
+        ["fit", str(tmp_path / target), "--x", "x", "--y", "y", "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
 def test_help_shows_an_example(capsys):

@@ -318,3 +318,188 @@ def test_bad_holdout():
         sl.fit.fit([1, 2, 3], [3, 2, 1], form="power_law", holdout_last=3, progress=False)
     with pytest.raises(UserError, match="no point"):
         sl.fit.fit([1, 2, 3], [3, 2, 1], form="power_law", holdout_above=10, progress=False)
+
+
+# --------------------------------------------------------------------------- audit additions
+
+SEVERAL_BREAKS = {
+    "bnsl2": (
+        {"a": 0.3, "b": 5.0, "c0": 0.1, "c1": 1.5, "d1": 300.0, "f1": 0.2,
+         "c2": -0.8, "d2": 5000.0, "f2": 0.3},
+        np.geomspace(10, 1e5, 40),
+    ),
+    "bnsl3": (
+        {"a": 0.3, "b": 5.0, "c0": 0.1, "c1": 1.5, "d1": 200.0, "f1": 0.2,
+         "c2": -0.8, "d2": 3000.0, "f2": 0.3, "c3": 1.0, "d3": 4e4, "f3": 0.2},
+        np.geomspace(10, 1e6, 60),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "loss"), [("bnsl2", "huber"), ("bnsl2", "least_squares"), ("bnsl3", "huber")]
+)
+def test_noiseless_bnsl_with_several_breaks(name, loss):
+    """Breaks come back in increasing d_i, whichever order the optimiser found them in."""
+    true, x = SEVERAL_BREAKS[name]
+    y = get_form(name).predict(true, x[None])
+    r = sl.fit.fit(x, y, form=name, loss=loss, n_boot=0, progress=False)
+    for k, v in true.items():
+        assert r.params[k] == pytest.approx(v, rel=1e-6), k
+
+
+def test_bnsl_grid_follows_the_scale_of_the_data():
+    """The grid ranges come from the data: x a million times larger, d1 a million times larger."""
+    true, X = NOISELESS["bnsl"]
+    x = X[0]
+    y = get_form("bnsl").predict(true, x[None])
+    r = sl.fit.fit(x * 1e6, y, form="bnsl", n_boot=0, progress=False)
+    # x^-c0 absorbs the factor 1e6^c0 into b
+    expect = {**true, "d1": true["d1"] * 1e6, "b": true["b"] * 1e6 ** true["c0"]}
+    for k, v in expect.items():
+        assert r.params[k] == pytest.approx(v, rel=1e-6), k
+
+
+def test_noiseless_custom_callable_gives_back_the_parameters():
+    def law(N, D, E, A, alpha, B, beta):
+        return E + A * N**-alpha + B * D**-beta
+
+    form = Form.from_callable(
+        law,
+        {"E": (0.5, 5), "A": (10, 1e4), "alpha": (0.05, 1), "B": (10, 1e4), "beta": (0.05, 1)},
+        n_inputs=2,
+        points_per_param=3,
+    )
+    true = {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 2000.0, "beta": 0.37}
+    N = np.geomspace(1e7, 1e10, 7).repeat(6)
+    D = np.tile(np.geomspace(1e9, 1e12, 6), 7)
+    y = law(N, D, *true.values())
+    r = sl.fit.fit([N, D], y, form=form, n_boot=0, progress=False)
+    for k, v in true.items():
+        assert r.params[k] == pytest.approx(v, rel=1e-6), k
+
+
+def test_huber_with_a_delta_above_every_residual_is_least_squares(noisy_power_law):
+    """Huber's rho is r^2 / 2 for |r| <= delta: a large delta gives the OLS answer exactly."""
+    x, y, alpha, A, rss, _ = noisy_power_law
+    r = sl.fit.fit(x, y, form="power_law", loss="huber", delta=10.0, n_boot=0, progress=False)
+    assert r.loss.delta == 10.0
+    assert r.params["alpha"] == pytest.approx(alpha, rel=1e-8)
+    assert r.params["A"] == pytest.approx(A, rel=1e-8)
+    assert r.objective == pytest.approx(rss / 2, rel=1e-8)
+    # the default delta (1e-3) sits inside the residual scale (0.05): a different fit
+    small = sl.fit.fit(x, y, form="power_law", n_boot=0, progress=False)
+    assert small.objective < rss / 2 * 0.1
+
+
+def test_bootstrap_is_seeded_and_parallel_equals_serial(noisy_power_law):
+    x, y, *_ = noisy_power_law
+    kw = dict(form="power_law_offset", n_boot=300, progress=False)
+    serial = sl.fit.fit(x, y, n_jobs=1, seed=3, **kw)
+    parallel = sl.fit.fit(x, y, n_jobs=2, seed=3, **kw)
+    other = sl.fit.fit(x, y, n_jobs=1, seed=4, **kw)
+    assert serial.bootstrap["n"] == 300 and serial.bootstrap["seed"] == 3
+    # 300 resamples x the distinct optima they start from: enough rows for two workers
+    assert 300 * len(serial.starts["distinct_optima"]) >= 2 * 200
+    np.testing.assert_array_equal(serial.boot_params, parallel.boot_params)
+    assert serial.stderr == parallel.stderr and serial.ci95 == parallel.ci95
+    assert serial.stderr["alpha"] != other.stderr["alpha"]
+
+
+def test_prediction_stderr_matches_ols(noisy_power_law):
+    """Bootstrap spread of the fitted curve against the OLS standard error of the mean response.
+
+    For log y = a - alpha log x + noise, the standard error of the fitted log y at x0 is
+    s sqrt(1/n + (log x0 - mean log x)^2 / Sxx); the curve's relative stderr must match it.
+    """
+    x, y, _, _, rss, sxx = noisy_power_law
+    r = sl.fit.fit(x, y, form="power_law", loss="least_squares", n_boot=1000, progress=False)
+    x0 = np.array([30.0, 1e4, 1e8])
+    pred = r.predict(x0)
+    lx = np.log(x)
+    s = np.sqrt(rss / (x.size - 2))
+    se_log = s * np.sqrt(1 / x.size + (np.log(x0) - lx.mean()) ** 2 / sxx)
+    np.testing.assert_allclose(pred.stderr / pred.y, se_log, rtol=0.15)
+    d = pred.to_dict()
+    assert d["stderr"] == pytest.approx(pred.stderr.tolist())
+
+
+def test_fit_json_numbers_are_the_data_s(tmp_path, shared_data):
+    """objective, train RMSLE and held-out RMSLE recomputed from the reported parameters."""
+    from scipy.special import huber
+
+    r = sl.fit.fit(
+        shared_data / "bnsl_4digit_addition.csv",
+        "test_cross_entropy",
+        x="train_set_size",
+        form="power_law_offset",
+        holdout_last=4,
+        n_boot=30,
+        progress=False,
+    )
+    d = json.loads(r.save(tmp_path / "o", plot=False).read_text())
+    table = sl.fit.read_table(shared_data / "bnsl_4digit_addition.csv")
+    x, y = table["train_set_size"], table["test_cross_entropy"]
+    p = d["params"]
+    log_resid = np.log(y) - np.log(p["E"] + p["A"] * x ** -p["alpha"])
+    fitted, held = log_resid[:-4], log_resid[-4:]
+    assert d["n_points"] == 13 and d["extrapolation"]["n_points"] == 4
+    assert d["objective"] == pytest.approx(huber(1e-3, fitted).sum(), rel=1e-9)
+    assert d["train"]["rmsle"] == pytest.approx(np.sqrt(np.mean(fitted**2)), rel=1e-9)
+    assert d["extrapolation"]["rmsle"] == pytest.approx(np.sqrt(np.mean(held**2)), rel=1e-9)
+    for point in d["extrapolation"]["points"]:
+        assert point["lo"] <= point["predicted"] <= point["hi"] and point["stderr"] > 0
+
+
+def test_auto_ranks_the_two_input_forms_by_information_criteria():
+    rng = np.random.default_rng(2)
+    N = np.geomspace(1e7, 1e10, 8).repeat(6)
+    D = np.tile(np.geomspace(1e9, 1e12, 6), 8)
+    true = [400.0, 2000.0, 1.8, 0.34, 0.37]
+    y = get_form("chinchilla").predict(true, np.vstack([N, D])) * np.exp(
+        rng.normal(0, 0.002, N.size)
+    )
+    r = sl.fit.fit([N, D], y, form="auto", n_boot=0, progress=False)
+    ranking = r.ranking
+    assert [e["form"] for e in ranking] == ["chinchilla", "kaplan"] and r.form.name == "chinchilla"
+    assert all(e["ranked_by"] == "aic" for e in ranking)
+    aic = np.array([e["aic"] for e in ranking])
+    w = np.exp(-0.5 * (aic - aic.min()))
+    np.testing.assert_allclose([e["akaike_weight"] for e in ranking], w / w.sum())
+    n = N.size
+    for e in ranking:  # BIC - AIC = k (ln n - 2), k = parameters + noise scale
+        k = e["n_params"] + 1
+        assert e["bic"] - e["aic"] == pytest.approx(k * (np.log(n) - 2))
+
+
+def test_plot_draws_the_band_and_the_held_out_points(noisy_power_law):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from scalinglab.fit.plot import _plot_1d
+
+    x, y, *_ = noisy_power_law
+    r = sl.fit.fit(x, y, form="power_law", n_boot=50, holdout_last=20, progress=False)
+    fig, ax = plt.subplots()
+    _plot_1d(ax, r)
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert [b.get_label() for b in bands] == ["95% band"]
+    verts = bands[0].get_paths()[0].vertices
+    grid = np.geomspace(x.min() / 1.15, x.max() * 1.15, 300)
+    pred = r.predict(grid)
+    assert verts[:, 1].min() == pytest.approx(min(pred.lo.min(), pred.hi.min()))
+    assert verts[:, 1].max() == pytest.approx(max(pred.lo.max(), pred.hi.max()))
+    labels = [c.get_label() for c in ax.collections]
+    assert "held out" in labels and "fitted" in labels
+    plt.close(fig)
+
+
+def test_nan_and_inf_in_an_input_column_are_named():
+    with pytest.raises(UserError, match=r"'x' at row\(s\) 2, 3"):
+        sl.fit.fit([1.0, np.inf, np.nan, 4.0], [4, 3, 2, 1.5], form="power_law", progress=False)
+    with pytest.raises(UserError, match="band level"):
+        sl.fit.fit([1, 2, 3, 4], [4, 3, 2, 1.5], form="power_law", n_boot=0,
+                   progress=False).predict([5.0], level=1.5)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings as pywarnings
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ class Prediction:
     """Predicted y at inputs ``x`` (k, m) with a bootstrap band at ``level``.
 
     The band is the percentile interval of the fitted curve over bootstrap
-    resamples: it covers parameter uncertainty, not the scatter of new points.
+    resamples and ``stderr`` the standard deviation of the curve over them
+    (same units as y): both cover parameter uncertainty, not the scatter of
+    new points. All three are ``None`` without a bootstrap.
     """
 
     x: np.ndarray
@@ -35,12 +38,14 @@ class Prediction:
     lo: np.ndarray | None
     hi: np.ndarray | None
     level: float
+    stderr: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         none = [None] * self.y.size
         return {
             "x": self.x.tolist(),
             "y": self.y.tolist(),
+            "stderr": self.stderr.tolist() if self.stderr is not None else none,
             "lo": self.lo.tolist() if self.lo is not None else none,
             "hi": self.hi.tolist() if self.hi is not None else none,
             "level": self.level,
@@ -97,13 +102,17 @@ class FitResult:
         """:meth:`predict` at inputs already arranged as ``(k, m)``."""
         X = np.asarray(X, dtype=float)
         y = np.atleast_1d(self.form.predict(self.values, X))
-        lo = hi = None
+        lo = hi = se = None
+        if not 0 < level < 1:
+            raise UserError(f"the band level must lie in (0, 1), got {level}")
         if self.boot_params is not None and len(self.boot_params) > 1:
             curves = np.atleast_2d(self.form.predict(self.boot_params, X))
             q = 50 * (1 - level)
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore"), pywarnings.catch_warnings():
+                pywarnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
                 lo, hi = np.nanpercentile(curves, [q, 100 - q], axis=0)
-        return Prediction(X, y, lo, hi, level)
+                se = np.nanstd(curves, axis=0, ddof=1)
+        return Prediction(X, y, lo, hi, level, se)
 
     def _inputs(self, x: Any) -> np.ndarray:
         k = len(self.data.x_names)
@@ -422,10 +431,13 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
         maxiter=st.maxiter,
         progress=_task(st, f"{form.name}: {grid.shape[0]} starts", grid.shape[0]),
     )
+    # Points that give the same curve (permuted BNSL breaks) count as one optimum.
+    res.x = form.canonicalize(res.x)
     cand = _distinct(res.x, res.fun, 3)
     # The best optimum is finished by SciPy's L-BFGS-B (the recipe's optimiser);
     # the others only seed the bootstrap.
     best_theta, best_f = polish(obj, res.x[cand[0]], lower, upper)
+    best_theta = form.canonicalize(best_theta)[0]
     optima = np.vstack([best_theta, res.x[cand[1:]]])
     at_best = int(np.sum(res.fun <= best_f + 1e-6 * max(abs(best_f), 1e-12)))
     starts_info = {
@@ -515,7 +527,7 @@ def _bootstrap(form, obj, optima, lower, upper, st: _Settings):
     f = res.fun.reshape(st.n_boot, K)
     pick = np.argmin(np.where(np.isfinite(f), f, np.inf), axis=1)
     idx = np.arange(st.n_boot) * K + pick
-    theta = res.x[idx]
+    theta = form.canonicalize(res.x[idx])
     converged = float(np.mean(res.status[idx] == CONVERGED))
     info = {
         "n": st.n_boot,
@@ -552,6 +564,7 @@ def _extrapolation(result: FitResult, train: FitData, test: FitData) -> dict:
             "x": {nm: float(test.X[j, i]) for j, nm in enumerate(test.x_names)},
             "y": float(test.y[i]),
             "predicted": float(pred.y[i]),
+            "stderr": None if pred.stderr is None else float(pred.stderr[i]),
             "lo": None if pred.lo is None else float(pred.lo[i]),
             "hi": None if pred.hi is None else float(pred.hi[i]),
         }

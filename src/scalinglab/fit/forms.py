@@ -85,6 +85,12 @@ class Form:
         ``start_grid(log_X, logy) -> (G, p)`` internal starting points derived from the data.
     refine
         How many of the best grid points the local optimiser refines (``None``: all).
+    canonical
+        ``canonical(theta (S, p)) -> theta`` maps internal points to one
+        representative of the points that give the same curve (the BNSL is
+        unchanged when its breaks are permuted; they are reported sorted by
+        ``d_i``), so that reported optima and bootstrap samples do not switch
+        labels. ``None``: every point is its own representative.
     """
 
     name: str
@@ -94,6 +100,14 @@ class Form:
     log_predict: LogPredict = field(repr=False, compare=False)
     start_grid: StartFn = field(repr=False, compare=False)
     refine: int | None = None
+    canonical: Callable[[np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def canonicalize(self, theta: np.ndarray) -> np.ndarray:
+        """Internal points (S, p) in canonical order (see ``canonical``)."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        return theta if self.canonical is None else self.canonical(theta)
 
     @property
     def param_names(self) -> list[str]:
@@ -459,6 +473,20 @@ def _bnsl(theta, lX, grad, *, k: int):
     return pred, J
 
 
+def _bnsl_sort_breaks(theta: np.ndarray, *, k: int) -> np.ndarray:
+    """Reorder the break triples (c_i, log d_i, log f_i) of every row by increasing d_i.
+
+    The product over breaks commutes, so this leaves the curve unchanged.
+    """
+    theta = np.array(theta, dtype=float, copy=True)
+    if k < 2:
+        return theta
+    triples = theta[:, 3:].reshape(theta.shape[0], k, 3)
+    order = np.argsort(triples[:, :, 1], axis=1, kind="stable")
+    theta[:, 3:] = np.take_along_axis(triples, order[:, :, None], axis=1).reshape(-1, 3 * k)
+    return theta
+
+
 def _bnsl_grid(lX, logy, *, k: int, max_points: int = 20000, seed: int = 0):
     """Coarse BNSL grid with every range taken from the data.
 
@@ -670,6 +698,7 @@ def _make_bnsl(k: int) -> Form:
         partial(_bnsl, k=k),
         partial(_bnsl_grid, k=k),
         refine=600,
+        canonical=partial(_bnsl_sort_breaks, k=k),
     )
 
 
