@@ -22,7 +22,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import numpy as np  # noqa: E402
 
 from scalinglab.synth.markov import PowerLawSource, random_chain  # noqa: E402
-from scalinglab.synth.prng import pcg  # noqa: E402
+from scalinglab.synth.prng import full_period_pairs, lcg_sequences, pcg  # noqa: E402
 from scalinglab.synth.walks import GraphWalk, random_graph  # noqa: E402
 
 
@@ -99,6 +99,27 @@ def main() -> None:
     print(
         f"pcg 128-bit xsl-rr: {m / tp / 1e6:.1f} M numbers/s; Python-int loop "
         f"{1e5 / tl / 1e6:.2f} M/s; ratio {m / tp / (1e5 / tl):.0f}x"
+    )
+
+    # LCG corpora: many (a, c) pairs, each a long sequence; jump-ahead against a
+    # loop over time that is vectorised over the pairs.
+    modulus, n_pairs, length = 1 << 20, 64, max(1024, n // 640)
+    a, c = full_period_pairs(modulus, n_pairs, seed=0)
+    x0 = np.zeros(n_pairs, dtype=np.uint64)
+    tj = best_of(lambda: lcg_sequences(a, c, modulus, x0, length))
+
+    def time_loop() -> None:
+        x, out = x0.copy(), np.empty((n_pairs, length), dtype=np.uint64)
+        mod = np.uint64(modulus)
+        for t in range(length):
+            x = (a * x + c) % mod
+            out[:, t] = x
+
+    tt = best_of(time_loop, repeat=1)
+    total = n_pairs * length
+    print(
+        f"lcg {n_pairs} pairs x {length:,} numbers (m = 2^20): {total / tj / 1e6:.1f} M numbers/s; "
+        f"loop over time {total / tt / 1e6:.1f} M/s; ratio {tt / tj:.0f}x"
     )
 
 

@@ -97,9 +97,40 @@ def test_synth_ladder_verb(tmp_path):
         ["markov", "--vocab", "1"],
         ["ladder", "/nonexistent/corpus", "--orders", "2"],
         ["ladder", "/nonexistent/corpus", "--orders", "x"],
+        ["lcg", "-m", "1024", "--pair", "5,2"],  # c even: no full period
+        ["lcg", "-m", "1024", "--pair", "5"],
+        ["powerlaw", "--tau-max", "1e13"],
+        ["pcfg", "-v", "4096", "--f", "0.5"],
+        ["markov", "--transition", "/nonexistent/t.npy"],
+        ["walk", "--graph", "regular", "--nodes", "11", "--degree", "3"],
+        ["walk", "--graph", "er", "--nodes", "10", "--edges", "100"],
     ],
 )
 def test_bad_parameters_exit_2_with_one_line(tmp_path, capsys, args):
     assert _run(["synth", *args, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_markov_verb_takes_a_transition_tensor(tmp_path):
+    import numpy as np
+
+    t = sl.synth.random_chain(3, order=2, seed=4).transition.reshape(3, 3, 3)
+    np.save(tmp_path / "t.npy", t)
+    out = tmp_path / "mk"
+    args = ["synth", "markov", "--transition", str(tmp_path / "t.npy"), "--tokens", "5000"]
+    assert _run([*args, "--max-lag", "2", "--out", str(out)]) == 0
+    corpus = sl.corpus.load(out)
+    assert corpus.meta["generator"]["params"]["order"] == 2 and corpus.vocab_size == 3
+    np.testing.assert_allclose(np.load(out / "transition.npy"), t.reshape(9, 3), rtol=1e-15)
+    np.save(tmp_path / "bad.npy", np.full((3, 2), 0.5))
+    assert _run(["synth", "markov", "--transition", str(tmp_path / "bad.npy"), "--out",
+                 str(tmp_path / "b")]) == 2  # fmt: skip
+
+
+def test_lcg_verb_takes_given_pairs(tmp_path):
+    out = tmp_path / "l"
+    args = ["synth", "lcg", "-m", "1024", "--pair", "5,3", "--pair", "0x9,7", "--seq-len", "8"]
+    assert _run([*args, "--out", str(out)]) == 0
+    truth = json.loads((out / "truth.json").read_text())
+    assert [p[:2] for p in truth["pairs"]] == [[5, 3], [9, 7]] and all(truth["full_period"])

@@ -109,3 +109,26 @@ def test_symmetric_order_is_factorial():
 def test_group_bad_parameters(tmp_path, kwargs):
     with pytest.raises(UserError):
         sl.synth.generate_group(tmp_path / "g", **{"kind": "cyclic", "n": 5, **kwargs})
+
+
+def _sign_by_cycles(p: list[int]) -> int:
+    """Sign of a permutation from its cycle decomposition: (-1)^(n - #cycles)."""
+    seen, cycles = set(), 0
+    for i in range(len(p)):
+        if i not in seen:
+            cycles += 1
+            while i not in seen:
+                seen.add(i)
+                i = p[i]
+    return (-1) ** (len(p) - cycles)
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_alternating_group_is_the_even_permutations(n):
+    a = group("alternating", n)
+    perms = {tuple(p) for p in a.elements.tolist()}
+    even = {p for p in itertools.permutations(range(n)) if _sign_by_cycles(list(p)) == 1}
+    assert perms == even and a.order == math.factorial(n) // 2
+    for i, p in enumerate(a.elements.tolist()):  # the table is composition, x(y(i))
+        for j, q in enumerate(a.elements.tolist()):
+            assert a.elements[a.table[i, j]].tolist() == [p[q[k]] for k in range(n)]

@@ -241,3 +241,98 @@ def test_powerlaw_h1_is_exact():
 def test_powerlaw_bad_parameters(kwargs):
     with pytest.raises(UserError):
         PowerLawSource(**kwargs)
+
+
+# ----------------------------------------------------------------------------- audit additions
+def test_transition_tensor_is_the_same_chain():
+    """A (V,)*(k+1) tensor T[x_{t-k+1}, .., x_t, x] is the (V^k, V) table, oldest token first."""
+    chain = random_chain(3, order=2, alpha=0.7, seed=8)
+    tensor = chain.transition.reshape(3, 3, 3)
+    # T[a, b, x] = P(x | previous two tokens a then b), checked on one entry by hand
+    assert tensor[2, 1, 0] == chain.transition[2 * 3 + 1, 0]
+    again = MarkovChain(tensor)
+    assert again.order == 2
+    np.testing.assert_allclose(again.transition, chain.transition, rtol=1e-15)
+    assert MarkovChain(tensor, order=2).entropy_rate() == pytest.approx(chain.entropy_rate())
+    with pytest.raises(UserError, match="order 2, not 3"):
+        MarkovChain(tensor, order=3)
+    with pytest.raises(UserError, match="equal length"):
+        MarkovChain(np.full((3, 3, 2), 0.5))
+
+
+def test_truth_lists_h_n_up_to_the_order():
+    """H_n differs from the entropy rate up to n = k - 1: truth lists every such n."""
+    chain = random_chain(2, order=4, alpha=0.5, seed=1)
+    truth = chain.truth(max_lag=0, n_max=1)
+    assert truth["H_n"]["n"] == [0, 1, 2, 3, 4]
+    h = [_h(_enumerated_block_law(chain, m).ravel()) if m else 0.0 for m in range(6)]
+    np.testing.assert_allclose(truth["H_n"]["nats"], np.diff(h), atol=1e-12)
+
+
+def test_markov_corpus_agrees_with_its_truth_json(tmp_path):
+    """H_n and C(n) measured on the written corpus against the numbers in truth.json."""
+    seg, n_tok = 1 << 14, 1 << 20
+    corpus = sl.synth.generate_markov(
+        tmp_path / "mk", vocab_size=4, order=2, alpha=0.6, num_tokens=n_tok, seed=5,
+        segment_length=seg, max_lag=8,
+    )  # fmt: skip
+    truth = json.loads((tmp_path / "mk" / "truth.json").read_text())
+    x = np.asarray(corpus.tokens).astype(np.int64)
+    # plug-in H_n over the whole stream (pairs across segments are a 1/seg minority)
+    for n, h_true in zip(truth["H_n"]["n"][:4], truth["H_n"]["nats"][:4], strict=True):
+        codes = np.zeros(x.size - n, dtype=np.int64)
+        for i in range(n + 1):
+            codes = codes * 4 + x[i : x.size - n + i]
+        h_plug = _h(np.bincount(codes) / codes.size)
+        if n:
+            h_plug -= _h(np.bincount(codes // 4) / codes.size)
+        assert h_plug == pytest.approx(h_true, abs=3e-3), n
+    # C(n) of the stream = exact C(n) x the fraction of pairs inside a segment
+    p = np.bincount(x, minlength=4) / x.size
+    blocks = x.reshape(64, -1)
+    c_tr = truth["correlations"]
+    for i, lag in enumerate(c_tr["lags"][:6]):
+        pair = x[:-lag] * 4 + x[lag:]
+        c_hat = np.bincount(pair, minlength=16).reshape(4, 4) / pair.size - np.outer(p, p)
+        per_block = []
+        for b in blocks:  # spread of the estimate over 64 blocks of 16384 tokens
+            pb = np.bincount(b[:-lag] * 4 + b[lag:], minlength=16).reshape(4, 4) / (b.size - lag)
+            fb = np.bincount(b, minlength=4) / b.size
+            per_block.append(np.linalg.norm(pb - np.outer(fb, fb)))
+        se = np.std(per_block, ddof=1) / math.sqrt(len(blocks))
+        expect = c_tr["frobenius"][i] * c_tr["within_segment_fraction"][i]
+        assert abs(np.linalg.norm(c_hat) - expect) < 5 * se + 1e-4, (lag, expect)
+        expect_op = c_tr["operator_norm"][i] * c_tr["within_segment_fraction"][i]
+        assert abs(np.linalg.norm(c_hat, 2) - expect_op) < 5 * se + 1e-4, (lag, expect_op)
+
+
+def test_powerlaw_corpus_agrees_with_its_truth_json(tmp_path):
+    corpus = sl.synth.generate_powerlaw(
+        tmp_path / "pl", vocab_size=2, beta=0.6, tau_min=1.0, tau_max=300.0,
+        num_tokens=2_000_000, seed=2,
+    )  # fmt: skip
+    truth = json.loads((tmp_path / "pl" / "truth.json").read_text())
+    x = np.asarray(corpus.tokens).astype(np.int8)
+    blocks = x.reshape(50, -1)
+    lags, c = truth["correlations"]["lags"], truth["correlations"]["c"]
+    checked = 0
+    for lag, c_true in zip(lags, c, strict=True):
+        if lag > 300:
+            break
+        same = (blocks[:, :-lag] == blocks[:, lag:]).mean(axis=1)
+        c_hat = (same - 0.5) / 0.5  # P(x_i = x_{i+n}) = 1/V + c(n)(1 - 1/V)
+        z = (c_hat.mean() - c_true) / (c_hat.std(ddof=1) / math.sqrt(len(blocks)))
+        assert abs(z) < 5.5, (lag, z)
+        checked += 1
+    assert checked >= 20
+    # operator norm in truth.json is c(n) / V
+    assert truth["correlations"]["operator_norm"][0] == pytest.approx(c[0] / 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(tau_max=1e13), dict(tau_min=1e-300, tau_max=1e12, modes_per_octave=64.0)],
+)
+def test_powerlaw_range_limits(kwargs):
+    with pytest.raises(UserError):
+        PowerLawSource(**kwargs)

@@ -92,3 +92,59 @@ def test_pcfg_bad_parameters(kwargs):
     args = {"v": 8, "f": 0.25, "L": 3, **kwargs}
     with pytest.raises(UserError):
         VaryingTreePCFG.random(args.pop("v"), args.pop("f"), args.pop("L"), **args)
+
+
+def _derivations(g: VaryingTreePCFG) -> list[tuple[float, tuple]]:
+    """Every derivation (root, arities, rules) with its probability and its sequence (slow)."""
+
+    def expand(sym: int, h: int) -> list[tuple[float, tuple]]:
+        if h == 0:
+            return [(1.0, (sym,))]
+        out = []
+        for rules, p in ((g.binary[h - 1], g.p2), (g.ternary[h - 1], g.p3)):
+            for rule in rules[sym]:
+                combos = [(p / rules.shape[1], ())]
+                for child in rule:
+                    sub = expand(int(child), h - 1)
+                    combos = [(pa * pb, a + b) for pa, a in combos for pb, b in sub]
+                out.extend(combos)
+        return out
+
+    return [(pr / g.n_c, seq) for root in range(g.n_c) for pr, seq in expand(root, g.L)]
+
+
+@pytest.mark.parametrize(("v", "f", "L", "p2"), [(2, 0.5, 2, 0.6), (3, 0.34, 2, 0.3)])
+def test_derivation_entropy_is_the_entropy_of_the_enumerated_derivations(v, f, L, p2):
+    g = VaryingTreePCFG.random(v, f, L, p2=p2, seed=5)
+    derivs = _derivations(g)
+    probs = np.array([p for p, _ in derivs])
+    assert probs.sum() == pytest.approx(1.0)
+    h_deriv = float(-(probs * np.log(probs)).sum())
+    assert g.derivation_entropy() == pytest.approx(h_deriv, rel=1e-12)
+    # the sequence law merges derivations with the same leaves: never more entropy
+    law = _sequence_law(g)
+    h_seq = -sum(p * math.log(p) for p in law.values())
+    assert h_seq <= h_deriv + 1e-12
+
+
+def test_pcfg_corpus_agrees_with_its_truth_json(tmp_path):
+    """Sequence lengths of the written corpus against truth.json's exact length law."""
+    n = 30_000
+    corpus = sl.synth.generate_pcfg(tmp_path / "g", v=4, f=0.5, p2=0.3, L=3, num_sequences=n,
+                                    seed=4)  # fmt: skip
+    truth = json.loads((tmp_path / "g" / "truth.json").read_text())
+    ends = np.append(corpus.doc_offsets[1:], corpus.num_tokens)
+    lengths = ends - corpus.doc_offsets - 1  # minus the separator
+    law = truth["length_distribution"]
+    emp = np.bincount(lengths, minlength=max(law["length"]) + 1)[law["length"]] / n
+    prob = np.array(law["prob"])
+    assert emp.sum() == pytest.approx(1.0)
+    assert np.all(np.abs(emp - prob) < 5 * np.sqrt(prob * (1 - prob) / n) + 1e-12)
+    sd = math.sqrt(truth["length_var"] / n)
+    assert abs(lengths.mean() - truth["length_mean"]) < 5 * sd
+    assert truth["sampled_length_mean"] == pytest.approx(lengths.mean())
+
+
+def test_pcfg_too_many_rules_is_a_user_error():
+    with pytest.raises(UserError, match="rules"):
+        VaryingTreePCFG.random(4096, 0.5, 3)

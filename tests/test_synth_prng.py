@@ -209,3 +209,70 @@ def test_prng_bad_parameters(tmp_path):
         prng.pcg(4, state=1, increment=3, bits=32)
     with pytest.raises(UserError, match="full-period pairs exist"):
         prng.full_period_pairs(8, 100)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from([7, 1000, 2**20, 2**32, 2**64]),
+    st.lists(st.tuples(*[st.integers(0, 2**64 - 1)] * 3), min_size=1, max_size=5),
+    st.integers(1, 300),
+)
+def test_lcg_sequences_of_many_generators_match_loops(m, rows, n):
+    a, c, x0 = (np.array([r[i] % m for r in rows], dtype=np.uint64) for i in range(3))
+    got = prng.lcg_sequences(a, c, m, x0, n)
+    assert got.shape == (len(rows), n)
+    for row, (ai, ci, xi) in zip(got, rows, strict=True):
+        x, ref = xi % m, []
+        for _ in range(n):
+            x = (ai % m * x + ci % m) % m
+            ref.append(x)
+        assert row.tolist() == ref
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.sampled_from([64, 128]),
+    st.sampled_from(prng.OUTPUTS),
+    st.lists(st.tuples(*[st.integers(0, 2**128 - 1)] * 3), min_size=1, max_size=4),
+    st.integers(1, 200),
+)
+def test_pcg_sequences_with_their_own_multipliers_match_the_reference(bits, output, rows, n):
+    mask = (1 << bits) - 1
+    states = [r[0] & mask for r in rows]
+    incs = [(r[1] & mask) | 1 for r in rows]
+    mults = [(r[2] & mask & ~3) | 1 for r in rows]  # full period: a = 1 mod 4
+    got = prng.pcg_sequences(states, incs, n, bits=bits, output=output, multipliers=mults)
+    for row, s, c, a in zip(got, states, incs, mults, strict=True):
+        assert [int(v) for v in row] == _ref_pcg(n, s, c, bits, output, a)
+
+
+def test_lcg_corpus_period_is_the_truth_json_period(tmp_path):
+    """Sequences twice as long as m, decoded from the corpus, repeat with period exactly m."""
+    m = 256
+    corpus = sl.synth.generate_lcg(tmp_path / "l", modulus=m, num_pairs=5, seq_len=2 * m,
+                                   base=4, seed=9)  # fmt: skip
+    truth = json.loads((tmp_path / "l" / "truth.json").read_text())
+    d = truth["digits_per_number"]
+    nums = (
+        np.asarray(corpus.tokens).reshape(5, 2 * m, d).astype(np.int64) * 4 ** np.arange(d)
+    ).sum(axis=2)
+    for row, period in zip(nums, truth["period"], strict=True):
+        assert period == m
+        assert np.unique(row[:m]).size == m  # no repeat before m steps
+        np.testing.assert_array_equal(row[:m], row[m:])  # and a repeat at m
+
+
+def test_given_pairs_are_used_and_checked(tmp_path):
+    corpus = sl.synth.generate_lcg(tmp_path / "g", modulus=1024, pairs=[(5, 3), (9, 7)],
+                                   seq_len=8, seed=1)  # fmt: skip
+    truth = json.loads((tmp_path / "g" / "truth.json").read_text())
+    assert [p[:2] for p in truth["pairs"]] == [[5, 3], [9, 7]]
+    x0 = truth["pairs"][1][2]
+    np.testing.assert_array_equal(
+        np.asarray(corpus.tokens[8:16]), prng.lcg(8, a=9, c=7, m=1024, x0=x0)
+    )
+    # asking for any period lets a short-period pair through, and records it
+    sl.synth.generate_lcg(tmp_path / "h", modulus=1024, pairs=[(5, 2)], seq_len=4,
+                          full_period=False)  # fmt: skip
+    truth = json.loads((tmp_path / "h" / "truth.json").read_text())
+    assert truth["full_period"] == [False] and truth["period"] == [None]

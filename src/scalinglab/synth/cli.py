@@ -331,6 +331,11 @@ def lcg_cmd(
     out: Path = OUT,
     modulus: int = typer.Option(2048, "--modulus", "-m", help="m (<= 2^32, or 2^k up to 2^64)."),
     pairs: int = typer.Option(256, "--pairs", help="Random (a, c) pairs (one sequence each)."),
+    pair: list[str] | None = typer.Option(
+        None,
+        "--pair",
+        help="A given (a, c) pair as A,C (repeat for several; replaces the random --pairs).",
+    ),
     seq_len: int = typer.Option(512, "--seq-len", help="Numbers per sequence."),
     base: int | None = typer.Option(
         None, "--base", "-b", help="Digit base = vocabulary (default: one token per number)."
@@ -346,13 +351,25 @@ def lcg_cmd(
 
     Example: scalinglab synth lcg -m 65536 --pairs 1024 --seq-len 256 --base 256 --out out/lcg
     """
+    from ..errors import UserError
     from .prng import generate_lcg
 
+    given = None
+    if pair:
+        given = []
+        for text in pair:
+            parts = text.replace(" ", "").split(",")
+            try:
+                a_val, c_val = (int(v, 0) for v in parts)
+            except ValueError:
+                raise UserError(f"--pair takes two integers A,C, got {text!r}") from None
+            given.append((a_val, c_val))
     t0 = time.perf_counter()
     c = generate_lcg(
         out,
         modulus=modulus,
         num_pairs=pairs,
+        pairs=given,
         seq_len=seq_len,
         base=base,
         keep_bits=keep_bits,

@@ -92,6 +92,10 @@ __all__ = [
 MAX_TABLE = 1 << 25
 #: Default number of tokens per independent segment.
 SEGMENT_LENGTH = 1 << 13
+#: Longest relaxation time of the power-law source (its lags stay far inside int64).
+MAX_TAU = 1e12
+#: Most relaxation times (chains) of the power-law source.
+MAX_MODES = 4096
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
@@ -224,9 +228,11 @@ class MarkovChain:
 
     Attributes
     ----------
-    transition : (V**order, V) array
+    transition : (V**order, V) array, or a (V,) * (order + 1) tensor
         ``transition[s, x] = P(x_{t+1} = x | context s)``, the context being the
-        last ``order`` tokens read as a base-V number, oldest first.
+        last ``order`` tokens read as a base-V number, oldest first. A tensor
+        ``T[x_{t-k+1}, .., x_t, x]`` with k + 1 axes of length V is the same
+        table (its order is k); it is stored reshaped to (V**k, V).
     order : int
         Memory k of the chain (k >= 1).
     """
@@ -239,6 +245,18 @@ class MarkovChain:
     def __post_init__(self) -> None:
         t = np.asarray(self.transition, dtype=np.float64)
         self.order = check_int("order", self.order)
+        if t.ndim > 2:  # a tensor T[x_{t-k+1}, .., x_t, x_{t+1}]
+            if len(set(t.shape)) != 1:
+                raise UserError(
+                    f"a transition tensor needs k + 1 axes of equal length V, got shape {t.shape}"
+                )
+            if self.order not in (1, t.ndim - 1):
+                raise UserError(
+                    f"a transition tensor with {t.ndim} axes is of order {t.ndim - 1}, "
+                    f"not {self.order}"
+                )
+            self.order = t.ndim - 1
+            t = t.reshape(-1, t.shape[-1])
         if t.ndim != 2 or t.shape[1] < 2:
             raise UserError("transition must be a 2-D (V**order, V) matrix with V >= 2")
         v = t.shape[1]
@@ -450,7 +468,12 @@ class MarkovChain:
         return tokens, offsets
 
     def truth(self, *, max_lag: int = 64, n_max: int = 16) -> dict[str, Any]:
-        """Ground truth of the chain: entropies, token marginal and exact correlations."""
+        """Ground truth of the chain: entropies, token marginal and exact correlations.
+
+        ``H_n`` is listed up to ``max(n_max, order)``: every n where it can differ
+        from the entropy rate, and the first n where it equals it.
+        """
+        n_max = max(check_int("n_max", n_max, minimum=0), self.order)
         hn = self.conditional_entropies(n_max)
         out: dict[str, Any] = {
             "kind": "markov",
@@ -521,7 +544,7 @@ def generate_markov(
         }
     else:
         chain = MarkovChain(np.asarray(transition), order=order)
-        params = {"vocab_size": chain.vocab_size, "order": order, "transition": "given"}
+        params = {"vocab_size": chain.vocab_size, "order": chain.order, "transition": "given"}
     params.update(num_tokens=int(num_tokens), segment_length=int(segment_length))
     tokens, offsets = chain.sample(
         num_tokens, seed=rng, segment_length=segment_length, progress=progress
@@ -541,7 +564,7 @@ def generate_markov(
         tokens,
         chain.vocab_size,
         kind="markov",
-        name=f"markov-V{chain.vocab_size}-k{order}",
+        name=f"markov-V{chain.vocab_size}-k{chain.order}",
         params=params,
         seed=seed,
         truth=truth,
@@ -562,7 +585,7 @@ class PowerLawSource:
     beta : float
         Exponent of ``||C(n)|| ~ n^(-beta)`` inside ``[tau_min, tau_max]``.
     tau_min, tau_max : float
-        Shortest and longest relaxation time (tokens).
+        Shortest and longest relaxation time (tokens); ``tau_max <= 1e12``.
     modes_per_octave : float
         Density of the log-spaced relaxation times; 2 keeps the ripple of the
         local slope below 0.1%.
@@ -578,10 +601,17 @@ class PowerLawSource:
         self.vocab_size = check_int("vocab_size", self.vocab_size, minimum=2)
         self.beta = check_float("beta", self.beta, low=0.0, low_open=True, high=8.0)
         self.tau_min = check_float("tau_min", self.tau_min, low=0.0, low_open=True)
-        self.tau_max = check_float("tau_max", self.tau_max, low=self.tau_min)
+        self.tau_max = check_float("tau_max", self.tau_max, low=self.tau_min, high=MAX_TAU)
         self.modes_per_octave = check_float(
             "modes_per_octave", self.modes_per_octave, low=0.25, high=64.0
         )
+        ratio = self.tau_max / self.tau_min
+        if not math.isfinite(ratio) or self.taus.size > MAX_MODES:
+            raise UserError(
+                f"tau_max / tau_min = {ratio:.3g} at {self.modes_per_octave:g} modes per "
+                f"octave needs more than {MAX_MODES} relaxation times; narrow the range "
+                "or lower modes_per_octave"
+            )
 
     @property
     def taus(self) -> np.ndarray:

@@ -37,6 +37,8 @@ __all__ = ["VaryingTreePCFG", "generate_pcfg"]
 
 #: Longest sequence length (3^L) for which the exact length distribution is computed.
 EXACT_MAX_LEN = 3**10
+#: Most rules (binary and ternary, all levels together) a grammar may hold.
+MAX_RULES = 1 << 24
 
 
 @dataclass
@@ -99,6 +101,12 @@ class VaryingTreePCFG:
         m2, m3 = round(f * v), round(f * v * v)
         if m2 < 1:
             raise UserError(f"f v = {f * v:g} rounds to no binary rule; need f >= 1/(2v)")
+        total = (m2 + m3) * (v * (L - 1) + n_c)
+        if total > MAX_RULES:
+            raise UserError(
+                f"the grammar would hold {total:,} rules (v = {v}, f = {f:g}, L = {L}); "
+                f"at most {MAX_RULES:,}: lower v or f"
+            )
         rng = as_rng(seed)
         binary: list[np.ndarray] = []
         ternary: list[np.ndarray] = []

@@ -45,6 +45,7 @@ are one outer product of ``n/L`` block starts and ``L`` jump coefficients.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -81,8 +82,9 @@ _M64 = (1 << 64) - 1
 
 
 # ----------------------------------------------------------------------------- number theory
-def prime_factors(m: int) -> list[int]:
-    """Distinct prime factors of ``m`` (trial division, m <= 2^64)."""
+@functools.lru_cache(maxsize=64)
+def prime_factors(m: int) -> tuple[int, ...]:
+    """Distinct prime factors of ``m`` (trial division, m <= 2^64; cached per modulus)."""
     out, d = [], 2
     while d * d <= m:
         if m % d == 0:
@@ -92,7 +94,7 @@ def prime_factors(m: int) -> list[int]:
         d += 1 if d == 2 else 2
     if m > 1:
         out.append(m)
-    return out
+    return tuple(out)
 
 
 def _check_modulus(m: int) -> int:
@@ -240,18 +242,57 @@ def lcg(n: int, *, a: int, c: int, m: int, x0: int = 0) -> np.ndarray:
     return _addmod(_mulmod(ar, s, m), cr, m).ravel()[1 : n + 1]
 
 
+def _tmap(f, v):
+    """Apply ``f`` to an array, or to each limb of a (hi, lo) pair."""
+    return tuple(f(z) for z in v) if isinstance(v, tuple) else f(v)
+
+
+def _stack_columns(values: list) -> Any:
+    """Stack a list of (P,) arrays (or of (hi, lo) pairs of them) as columns: (P, len)."""
+    if isinstance(values[0], tuple):
+        return tuple(np.stack([v[i] for v in values], axis=1) for i in range(2))
+    return np.stack(values, axis=1)
+
+
+def _affine_orbits(a, c, x0, length: int, mul, add):
+    """States ``x_1..x_length`` of ``x -> a x + c`` for every row, with no loop over time.
+
+    Per row, ``x_{jB + r} = A_r x_{jB} + C_r`` with ``A_r = a^r`` and
+    ``C_r = c (1 + a + .. + a^(r-1))``: the B = isqrt(length) jump coefficients
+    and the length / B block starts take about ``2 sqrt(length)`` vectorised
+    steps over the P rows, and the states are one broadcast product.
+    ``mul`` and ``add`` are the ring operations (uint64 arrays, or (hi, lo)
+    pairs for 128 bits); the result is (P, length) in the same representation.
+    """
+    block = max(1, math.isqrt(length))
+    jump_a, jump_c = [a], [c]  # r = 1..block
+    for _ in range(block - 1):
+        jump_a.append(mul(a, jump_a[-1]))
+        jump_c.append(add(mul(a, jump_c[-1]), c))
+    n_blocks = -(-length // block)
+    starts = [x0]  # x_{jB}
+    for _ in range(n_blocks - 1):
+        starts.append(add(mul(jump_a[-1], starts[-1]), jump_c[-1]))
+    big_a = _tmap(lambda z: z[:, None, :], _stack_columns(jump_a))
+    big_c = _tmap(lambda z: z[:, None, :], _stack_columns(jump_c))
+    big_s = _tmap(lambda z: z[:, :, None], _stack_columns(starts))
+    states = add(mul(big_a, big_s), big_c)  # (P, blocks, B): x_{jB + 1 .. jB + B}
+    return _tmap(lambda z: z.reshape(z.shape[0], -1)[:, :length], states)
+
+
 def lcg_sequences(a: np.ndarray, c: np.ndarray, m: int, x0: np.ndarray, length: int) -> np.ndarray:
-    """``length`` states of many LCGs at once, one per (a, c, x0) row: (P, length) uint64."""
+    """``length`` states of many LCGs at once, one per (a, c, x0) row: (P, length) uint64.
+
+    Jump-ahead over time (:func:`_affine_orbits`), vectorised over the P generators.
+    """
     m = _check_modulus(m)
     length = check_int("length", length)
-    a = _reduce(np.asarray(a, dtype=np.uint64), m)
-    c = _reduce(np.asarray(c, dtype=np.uint64), m)
-    x = _reduce(np.asarray(x0, dtype=np.uint64), m)
-    out = np.empty((x.size, length), dtype=np.uint64)
-    for t in range(length):  # vectorised over the P generators
-        x = _addmod(_mulmod(a, x, m), c, m)
-        out[:, t] = x
-    return out
+    a = _reduce(np.atleast_1d(np.asarray(a, dtype=np.uint64)), m)
+    c = _reduce(np.atleast_1d(np.asarray(c, dtype=np.uint64)), m)
+    x = _reduce(np.atleast_1d(np.asarray(x0, dtype=np.uint64)), m)
+    return _affine_orbits(
+        a, c, x, length, lambda p, q: _mulmod(p, q, m), lambda p, q: _addmod(p, q, m)
+    )
 
 
 def truncate(x: np.ndarray, m: int, keep_bits: int) -> np.ndarray:
@@ -368,29 +409,30 @@ def pcg_sequences(
     output: str = "xsh-rr",
     multipliers: list[int] | None = None,
 ) -> np.ndarray:
-    """``length`` outputs of many PCGs at once (P, length) uint64, vectorised over P."""
+    """``length`` outputs of many PCGs at once: (P, length) uint64, no loop over time."""
     length = check_int("length", length)
     p = len(states)
     mults = list(multipliers) if multipliers is not None else [None] * p
     mults = [
         _check_pcg_args(s, c, bits, a) for s, c, a in zip(states, increments, mults, strict=True)
     ]
-    out = np.empty((p, length), dtype=np.uint64)
+    if output not in OUTPUTS:
+        raise UserError(f"unknown PCG output {output!r}; choose from {', '.join(OUTPUTS)}")
     if bits == 64:
         x = np.array([int(s) for s in states], dtype=np.uint64)
         a = np.array(mults, dtype=np.uint64)
         c = np.array([int(v) for v in increments], dtype=np.uint64)
-        for t in range(length):
-            x = a * x + c
-            out[:, t] = pcg_output(x, output, 64)
-        return out
-    xh, xl = _limbs([int(s) for s in states])
-    ah, al = _limbs(mults)
-    ch, cl = _limbs([int(v) for v in increments])
-    for t in range(length):
-        xh, xl = _add128(*_mul128(ah, al, xh, xl), ch, cl)
-        out[:, t] = pcg_output((xh, xl), output, 128)
-    return out
+        st = _affine_orbits(a, c, x, length, np.multiply, np.add)  # uint64 wraps mod 2^64
+        return pcg_output(st.ravel(), output, 64).reshape(p, length)
+    st = _affine_orbits(
+        _limbs(mults),
+        _limbs([int(v) for v in increments]),
+        _limbs([int(s) for s in states]),
+        length,
+        lambda u, w: _mul128(*u, *w),
+        lambda u, w: _add128(*u, *w),
+    )
+    return pcg_output((st[0].ravel(), st[1].ravel()), output, 128).reshape(p, length)
 
 
 # ----------------------------------------------------------------------------- digits
