@@ -74,6 +74,7 @@ def test_fit_two_columns_with_expression(tmp_path, shared_data):
     d = json.loads((out / "fit.json").read_text())
     assert d["x"] == {"N": "Model Size", "D": "Training FLOP / (6 * Model Size)"}
     assert d["n_points"] == 240 and d["stderr"]["alpha_N"] is None
+    assert "extrapolation" not in d and "ranking" not in d  # nothing held out, one form
     assert (out / "fit.png").exists()
 
 

@@ -267,6 +267,7 @@ def test_given_pairs_are_used_and_checked(tmp_path):
                                    seq_len=8, seed=1)  # fmt: skip
     truth = json.loads((tmp_path / "g" / "truth.json").read_text())
     assert [p[:2] for p in truth["pairs"]] == [[5, 3], [9, 7]]
+    assert corpus.meta["generator"]["params"]["pairs"] == "given"
     x0 = truth["pairs"][1][2]
     np.testing.assert_array_equal(
         np.asarray(corpus.tokens[8:16]), prng.lcg(8, a=9, c=7, m=1024, x0=x0)

@@ -575,6 +575,7 @@ def generate_lcg(
         "keep_bits": keep_bits,
         "test_pairs": test_pairs,
         "full_period": full_period,
+        "pairs": "given" if pairs is not None else "random",
     }
     name = f"lcg-m{m}" + (f"-top{keep_bits}" if keep_bits else "")
     return _sequences_corpus(
