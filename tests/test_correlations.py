@@ -542,3 +542,54 @@ def test_stats_cli_errors_are_one_line(capsys, small_text, tmp_path, args, needl
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
     assert not (out / "correlations.json").exists()
+
+
+def test_stats_cli_first_lag_and_the_summary_names_the_first_measured_lag(
+    capsys, small_text, tmp_path
+):
+    out = tmp_path / "fl"
+    code, err = run_cli(
+        capsys, "stats", str(small_text), "--tokenizer", "char", "--only", "correlations",
+        "--lags", "2,3,4,6,8,12", "--first-lag", "3", "--boot", "30", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    d = json.loads((out / "correlations.json").read_text())
+    assert d["settings"]["first_lag"] == 3
+    assert d["beta"]["value"] is not None and d["beta"]["window"][0] == 3
+    from scalinglab.corpus import resolve
+
+    res = correlations(resolve(small_text, "char"), [2, 3, 4], n_shuffles=1, n_boot=0)
+    line = res.summary().splitlines()[1].strip()
+    assert line.startswith(f"||C(2)||_op = {res.operator_norm[0]:.3g} +- nan")
+    # Without a bootstrap the fit quotes its least-squares error, and says so.
+    assert "least-squares error; no bootstrap" in res.summary()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--boot", "1"], "n_boot"),
+        (["--boot", "0"], "n_boot"),
+        (["--max-n", "100000"], "too few for max_n"),
+        (["--first-lag", "0"], "first-lag"),
+    ],
+)
+def test_stats_cli_fails_before_writing_anything(capsys, small_text, tmp_path, args, needle):
+    """Errors that the entropy step would raise stop the verb before correlations.json."""
+    out = tmp_path / "o"
+    code, err = run_cli(
+        capsys, "stats", str(small_text), "--tokenizer", "char", "--lags", "1,2,3",
+        "--max-n", "3", *args, "--out", str(out),
+    )  # fmt: skip
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_stats_cli_output_under_a_file_is_a_one_line_error(capsys, small_text, tmp_path):
+    code, err = run_cli(
+        capsys, "stats", str(small_text), "--tokenizer", "char", "--only", "correlations",
+        "--lags", "1,2,3", "--out", str(small_text / "x"),
+    )  # fmt: skip
+    assert code == 2 and err.strip().startswith("error: cannot create the output directory")

@@ -113,3 +113,17 @@ def test_too_few_points_and_bad_input_are_user_errors():
     undefined = PowerLawFit.undefined("nothing is resolvable").to_dict()
     assert undefined["value"] is None and undefined["ci95"] is None
     assert undefined["window"] is None and undefined["reason"] == "nothing is resolvable"
+
+
+def test_least_squares_error_without_sigma_is_the_ordinary_one():
+    from scipy.stats import linregress
+
+    y = noisy_law(0.9, 0.2, 4)
+    fit = fit_power_law(LAGS, y, n_boot=0, detect_break=False)
+    ref = linregress(np.log(LAGS), np.log(y))
+    assert fit.value == pytest.approx(-ref.slope, rel=1e-12)
+    assert fit.fit_stderr == pytest.approx(ref.stderr, rel=1e-10)
+    assert fit.stderr is None and fit.ci95 is None
+    # On an exact power law the error is 0, not 1 / sqrt(Sxx).
+    exact = fit_power_law(LAGS, 0.02 * LAGS**-0.9, n_boot=0, detect_break=False)
+    assert exact.fit_stderr == pytest.approx(0.0, abs=1e-12)

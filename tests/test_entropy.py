@@ -153,6 +153,14 @@ def test_deterministic_cycle_has_zero_entropy_beyond_its_period():
     assert not any("gamma fitted on only" in w for w in r.warnings)
 
 
+def test_an_explicit_gamma_window_over_zero_entropies_is_null_with_a_warning():
+    x = np.tile(np.array([0, 1, 2, 1, 0, 3], dtype=np.uint8), 20_000)
+    r = entropy(x, max_n=6, gamma_window=(1, 5), progress=False, n_boot=50)
+    g = r.to_dict()["gamma"]
+    assert g["value"] is None and g["window"] is None
+    assert any("zero in the gamma window n = 1..5" in w for w in r.warnings)
+
+
 def test_shakespeare_plugin_collapse_matches_reference(shakespeare_char):
     # REFERENCE 1.2: plug-in H_9 of tiny-shakespeare chars is 0.37 bits
     r = entropy(shakespeare_char, max_n=10, progress=False, n_boot=50)
@@ -257,6 +265,19 @@ def test_entropy_errors():
         entropy(x, max_n=3, gamma_window=(2, 9), progress=False)
     with pytest.raises(UserError):
         entropy(x, max_n=3, reliability_tol=2.0, progress=False)
+
+
+def test_corpus_size_check_is_the_error_entropy_raises():
+    from scalinglab.stats.entropy import check_corpus_size
+
+    corpus = sl.corpus.TokenCorpus.from_array(np.arange(5000) % 7)
+    check_corpus_size(corpus, 8)
+    for max_n in (60, 2000):
+        with pytest.raises(UserError) as want:
+            entropy(corpus, max_n=max_n, progress=False)
+        with pytest.raises(UserError) as got:
+            check_corpus_size(corpus, max_n)
+        assert str(got.value) == str(want.value)
 
 
 def test_subsampling_by_documents_warns():

@@ -59,6 +59,43 @@ def test_suffix_array_matches_sorting(alphabet):
         assert suffix_array(x).tolist() == slow_sa(x.tolist())
 
 
+def doubling_sa(x: np.ndarray) -> np.ndarray:
+    """Suffix array by prefix doubling (rank pairs sorted with np.lexsort)."""
+    n = x.size
+    rank = np.unique(x, return_inverse=True)[1].astype(np.int64)
+    k = 1
+    while True:
+        second = np.full(n, -1, np.int64)
+        second[: n - k] = rank[k:]
+        sa = np.lexsort((second, rank))
+        r, s = rank[sa], second[sa]
+        step = np.concatenate([[0], ((r[1:] != r[:-1]) | (s[1:] != s[:-1])).astype(np.int64)])
+        rank = np.empty(n, np.int64)
+        rank[sa] = np.cumsum(step)
+        if rank[sa[-1]] == n - 1:
+            return sa
+        k *= 2
+
+
+def test_suffix_array_with_more_than_65536_distinct_tokens():
+    """Four-byte codes: more distinct ids than two bytes hold, with long repeats."""
+    rng = np.random.default_rng(8)
+    x = np.concatenate(
+        [rng.permutation(70_000) * 3, rng.integers(0, 50, 20_000) * 5000, rng.integers(0, 9, 500)]
+    )
+    x = np.concatenate([x, x[:3000], x[100:2000]]).astype(np.uint32)
+    assert np.unique(x).size > 65536
+    sa = suffix_array(x)
+    np.testing.assert_array_equal(sa, doubling_sa(x))
+    lcp = lcp_array(x, sa, cap=200)
+    a, b = sa[:-1].astype(np.int64), sa[1:].astype(np.int64)
+    for k in rng.integers(0, x.size - 1, 200).tolist():  # spot checks against a direct scan
+        u, v = x[a[k] : a[k] + 200], x[b[k] : b[k] + 200]
+        m = min(u.size, v.size)
+        neq = np.flatnonzero(u[:m] != v[:m])
+        assert lcp[k] == (neq[0] if neq.size else m)
+
+
 @settings(max_examples=60, deadline=None)
 @given(token_arrays)
 def test_lcp_and_suffix_array_property(x):

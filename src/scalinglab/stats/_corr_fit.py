@@ -37,7 +37,8 @@ class PowerLawFit:
     stderr_sampling : float or None
         The part of ``stderr`` due to the sampling errors of ``y`` alone.
     fit_stderr : float or None
-        The least-squares standard error with the final weights.
+        The least-squares standard error with the final weights (without ``sigma``:
+        the ordinary least-squares error from the residual variance).
     n_boot : int
         Bootstrap replicates used.
     method : str
@@ -273,7 +274,10 @@ def fit_power_law(
     resid = z - (icpt + slope * t)
     sxx = float((w * (t - (w * t).sum() / w.sum()) ** 2).sum())
     chi2_w = float((w * resid**2).sum() / dof) if dof > 0 else 1.0
-    fit_se = float(np.sqrt(max(chi2_w, 1.0) / sxx)) if sxx > 0 else None
+    # With standard errors the residual scale is at least the one they imply (chi2 >= 1);
+    # without them the weights are 1 and the scale is the residual variance itself.
+    scale2 = max(chi2_w, 1.0) if rel2 is not None else chi2_w
+    fit_se = float(np.sqrt(scale2 / sxx)) if sxx > 0 and dof > 0 else None
 
     rel = np.sqrt(rel2) if rel2 is not None else None
     zs, method = _replicate_logs(z, rel, resid, replicates, idx, n_boot, seed)

@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option(help="Subsample at most this many pairs per lag.")
         ] = None,
         top_k: Annotated[int, typer.Option(help="Also report the top-k singular values.")] = 0,
+        first_lag: Annotated[int, typer.Option(help="First lag of the automatic beta window.")] = 1,
         max_n: Annotated[int, typer.Option(help="Largest context length for H_n.")] = 32,
         entropy_from: Annotated[
             Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
@@ -55,17 +56,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure token correlations ||C(n)|| and conditional entropies H_n of a corpus.
 
-        Writes correlations.json/png (norms, floors, errors, beta) and entropy.json/png
-        (H_n with bounds, reliability, gamma) to --out.
+        Writes correlations.json/png (norms, floors, errors, beta) and
+        entropy.json/png (H_n, bounds, reliability, gamma) to --out.
 
-        Example: scalinglab stats ../shared/data/tiny-shakespeare.txt --tokenizer char --out st
+        Examples:
+
+          scalinglab stats tiny-shakespeare.txt --tokenizer char --out st
+
+          scalinglab stats --only correlations --lags 1-64 --beta-window 1,32 -o st
+
+          scalinglab stats DIR --only correlations --within-documents --top-k 8 -o st
+
+          scalinglab stats DIR --max-n 16 --entropy-from sweep.json -o st
         """
         from rich.console import Console
 
         from ..corpus import resolve
         from ..errors import UserError
         from .correlations import correlations, parse_lags
-        from .entropy import entropy, load_external_losses, parse_window
+        from .entropy import check_corpus_size, entropy, load_external_losses, parse_window
 
         # Check every option before any work, so that a bad entropy option cannot
         # fail after correlations.json has been written.
@@ -74,7 +83,14 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--floor-factor must be positive, got {floor_factor}")
         if boot < 0 or top_k < 0:
             raise UserError("--boot and --top-k must be non-negative")
+        if first_lag < 1:
+            raise UserError(f"--first-lag must be at least 1, got {first_lag}")
         if only in (None, Only.entropy):
+            if boot < 2:
+                raise UserError(
+                    f"n_boot (--boot) must be at least 2 for the gamma fit, got {boot} "
+                    "(--only correlations runs without a bootstrap)"
+                )
             if max_n < 1:
                 raise UserError(f"max_n (--max-n) must be at least 1, got {max_n}")
             if gw is not None and gw[1] > max_n:
@@ -84,6 +100,12 @@ def register(app: typer.Typer) -> None:
             if entropy_from is not None:
                 load_external_losses(entropy_from)
         c = resolve(corpus, tokenizer)
+        if only in (None, Only.entropy):
+            check_corpus_size(c, max_n)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create the output directory {out}: {e.strerror}") from None
         stdout = Console()
         written: list[str] = []
         if only in (None, Only.correlations):
@@ -95,6 +117,7 @@ def register(app: typer.Typer) -> None:
                 beta_window=bw,
                 max_pairs=max_pairs,
                 top_k=top_k,
+                first_lag=first_lag,
                 n_boot=boot,
                 seed=seed,
             )

@@ -234,7 +234,7 @@ class CorrelationResult:
             f"{int(self.lags[0])}..{int(self.lags[-1])}"
         )
         lines.append(
-            f"  ||C(1)||_op = {_fmt(self.operator_norm[0])} +- "
+            f"  ||C({int(self.lags[0])})||_op = {_fmt(self.operator_norm[0])} +- "
             f"{_fmt(self.operator_norm_stderr[0])}; floor {_fmt(self.noise_floor[0])}; "
             f"resolvable lags: {_ranges(self.lags, self.resolvable)}"
         )
@@ -256,7 +256,12 @@ def _fmt(v: float) -> str:
 def _fit_text(fit: PowerLawFit) -> str:
     if fit.value is None:
         return f"undefined ({fit.reason})"
-    se = f" +- {fit.stderr:.3f}" if fit.stderr is not None else ""
+    if fit.stderr is not None:
+        se = f" +- {fit.stderr:.3f}"
+    elif fit.fit_stderr is not None:  # no bootstrap: the least-squares error, named as such
+        se = f" +- {fit.fit_stderr:.3f} (least-squares error; no bootstrap)"
+    else:
+        se = ""
     ci = f", 95% CI [{fit.ci95[0]:.3f}, {fit.ci95[1]:.3f}]" if fit.ci95 is not None else ""
     assert fit.window is not None
     return f"{fit.value:.3f}{se}{ci} over lags {fit.window[0]:g}..{fit.window[1]:g}"

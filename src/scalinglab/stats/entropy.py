@@ -59,6 +59,7 @@ __all__ = [
     "entropy",
     "fit_gamma",
     "load_external_losses",
+    "check_corpus_size",
     "parse_window",
     "reliability",
 ]
@@ -718,6 +719,23 @@ def _reliable_window(reliable: np.ndarray) -> tuple[int, int] | None:
 # --------------------------------------------------------------------------------------
 # the engine
 # --------------------------------------------------------------------------------------
+def _check_split_sizes(n_train: int, n_heldout: int, max_n: int) -> None:
+    if n_train < 4 * (max_n + 2):
+        raise UserError(f"training split has {n_train} tokens, too few for max_n = {max_n}")
+    if n_heldout <= max_n:
+        raise UserError(
+            f"held-out split has {n_heldout} tokens; it needs more than max_n = {max_n} "
+            "(lower --max-n or use a larger corpus)"
+        )
+
+
+def check_corpus_size(corpus: Any, max_n: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+    """Raise the :class:`UserError` that :func:`entropy` would raise for a corpus whose
+    splits are too short for ``max_n``, without counting anything."""
+    n_train = min(int(corpus.split_index), int(max_tokens))
+    _check_split_sizes(n_train, int(corpus.num_tokens) - int(corpus.split_index), int(max_n))
+
+
 def _subsample_documents(corpus, max_tokens: int, seed: int) -> tuple[np.ndarray, str]:
     """Random documents of the training split, in corpus order, up to ``max_tokens``."""
     split = corpus.split_index
@@ -838,13 +856,7 @@ def entropy(
     else:
         train = corpus.train
     n_train = int(len(train))
-    if n_train < 4 * (max_n + 2):
-        raise UserError(f"training split has {n_train} tokens, too few for max_n = {max_n}")
-    if heldout.size <= max_n:
-        raise UserError(
-            f"held-out split has {heldout.size} tokens; it needs more than max_n = {max_n} "
-            "(lower --max-n or use a larger corpus)"
-        )
+    _check_split_sizes(n_train, int(heldout.size), max_n)
     if heldout.size - max_n < 1000:
         warnings.append(f"only {heldout.size - max_n} held-out targets: the upper bound is noisy")
 
@@ -937,14 +949,12 @@ def entropy(
                     f"gamma window n = {fit_win[0]}..{fit_win[1]} includes unreliable points"
                 )
             win_h = estimate[fit_win[0] : fit_win[1] + 1]
-            if window is None and not np.all(win_h > 0):
-                # a deterministic source: H_n = 0 has no power law to fit
-                gamma = GammaFit.missing(
-                    f"H_n <= 0 in the reliable window n = {fit_win[0]}..{fit_win[1]}"
-                )
+            if not np.all(win_h > 0):
+                # a deterministic source (or an estimate collapsed to 0): no power law to fit
+                which = "the reliable window" if window is None else "the gamma window"
+                gamma = GammaFit.missing(f"H_n <= 0 in {which} n = {fit_win[0]}..{fit_win[1]}")
                 warnings.append(
-                    f"estimate is zero in the reliable window n = {fit_win[0]}..{fit_win[1]}: "
-                    "gamma not fitted"
+                    f"estimate is zero in {which} n = {fit_win[0]}..{fit_win[1]}: gamma not fitted"
                 )
             else:
                 gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
