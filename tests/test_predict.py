@@ -93,6 +93,8 @@ def test_iid_tokens_give_no_law_and_say_why(tmp_path):
     assert any("cannot be predicted" in w for w in pred.warnings)
     d = json.loads((tmp_path / "prediction.json").read_text())
     assert d["alpha_D"]["value"] is None
+    for key, sub in DESIGN_KEYS.items():  # the contract holds without a law too
+        assert sub <= set(d[key]), (key, sub - set(d[key]))
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -120,6 +122,10 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["predict", "CORPUS", "--tokenizer", "bpe:1"], "tokenizer"),
         (["predict", "CORPUS", "--max-n", "0"], "max_n"),
         (["predict", "CORPUS", "--entropy-from", "missing.json"], "not found"),
+        (["predict", "CORPUS", "--context", "0"], "--context"),
+        (["predict", "CORPUS", "--boot", "1"], "--boot"),
+        (["predict", "CORPUS", "--boot", "-5"], "--boot"),
+        (["predict", "CORPUS", "--p-min", "1e13"], "P_min < P_max"),
     ],
 )
 def test_predict_cli_errors(powerlaw_corpus, tmp_path, args, needle):
@@ -316,7 +322,7 @@ def test_compare_measured(powerlaw_corpus, tmp_path):
     P = np.array([2.0**k for k in range(12, 21)])
     sweep = {
         "curve": {"P": P.tolist(), "loss": (3.0 * P**-0.2).tolist()},
-        "alpha_D": {"value": 0.2, "ci95": [0.18, 0.22], "window": [P[0], P[-1]]},
+        "alpha_D": {"value": 0.2, "stderr": 0.01, "ci95": [0.18, 0.22], "window": [P[0], P[-1]]},
     }
     f = tmp_path / "sweep.json"
     f.write_text(json.dumps(sweep))
@@ -334,3 +340,90 @@ def test_compare_measured(powerlaw_corpus, tmp_path):
     assert m["alpha_D"] == pytest.approx(0.2)
     assert m["P"] == P.tolist()
     assert pred.measured["alpha_D"] == m["alpha_D"]
+    diff = m["difference"]  # measured against predicted exponent
+    assert diff["measured_minus_predicted"] == pytest.approx(0.2 - pred.alpha_D["value"])
+    assert diff["combined_stderr"] == pytest.approx(np.hypot(0.01, pred.alpha_D["stderr"]))
+
+
+def test_cli_prints_the_table_the_sentence_and_the_horizon_assumption(powerlaw_corpus, tmp_path):
+    r = _cli(
+        "predict",
+        str(powerlaw_corpus.path),
+        "--lags",
+        "1-32",
+        "--beta-window",
+        "4,32",
+        "--max-n",
+        "8",
+        "--boot",
+        "50",
+        "--out",
+        "o",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads((tmp_path / "o" / "prediction.json").read_text())
+    out = " ".join(r.stdout.split())  # undo the terminal's line wrapping
+    for row in ("beta (correlations", "gamma (H_n", "alpha_D = gamma / (2 beta)", "lags 4..32"):
+        assert row in out
+    a = d["alpha_D"]
+    assert f"{a['value']:.3f}" in out and f"[{a['ci95'][0]:.3f}, {a['ci95'][1]:.3f}]" in out
+    assert f"lowers the loss by about {d['ten_x']['percent']:.1f}%" in out
+    assert "Assumption: n*(P) is the lag at which" in out
+    assert d["horizon"]["assumption"].startswith("n*(P) is the lag at which the fitted")
+
+
+def test_reuse_is_keyed_on_the_corpus_hash(powerlaw_corpus, tmp_path):
+    kw = dict(out=tmp_path, lags=list(range(1, 17)), max_n=4, n_boot=20, progress=False)
+    sl.theory.predict(powerlaw_corpus, **kw)
+    first = json.loads((tmp_path / "correlations.json").read_text())
+    other = sl.corpus.TokenCorpus.from_array(
+        np.random.default_rng(3).integers(0, 2, size=200_000), 2, name="powerlaw"
+    )
+    sl.theory.predict(other, **kw)
+    second = json.loads((tmp_path / "correlations.json").read_text())
+    assert second["corpus"]["content_hash"] != first["corpus"]["content_hash"]
+    assert second["corpus"]["tokens"] == 200_000  # recomputed, not reused
+    # a changed setting on the same corpus is not reused either
+    sl.theory.predict(other, **{**kw, "lags": list(range(1, 9))})
+    assert json.loads((tmp_path / "correlations.json").read_text())["lags"] == list(range(1, 9))
+
+
+def test_predicted_curve_grid_and_band():
+    pred = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, n_boot=100)
+    d = pred.to_dict()
+    P = np.asarray(d["predicted_loss"]["P"])
+    assert P[0] == pytest.approx(1e4) and P[-1] == pytest.approx(1e12)
+    assert np.allclose(np.diff(np.log10(P)), np.log10(P[1] / P[0]))  # a log grid
+    L, lo, hi = (np.asarray(d["predicted_loss"][k]) for k in ("loss", "lo", "hi"))
+    assert np.all(lo <= L) and np.all(L <= hi) and np.any(hi > lo)
+    assert d["horizon"]["P"] == d["predicted_loss"]["P"]
+
+
+def test_ten_x_sentence_inside_the_window_quotes_the_levels():
+    # n*(P) = (A sqrt(P) / c)^(1/beta) = 3.0 at P = 1e5 and 12.7 at 1e6: both inside n <= 20
+    pred = sl.theory.predict_from_stats(
+        _corr(amp=0.0038, n_tokens=10**5), _ent(), {**CORPUS, "tokens": 10**5}
+    )
+    t = pred.ten_x
+    assert 1 <= t["n_star"] and 10 ** (1 / 1.6) * t["n_star"] <= 20  # both horizons measured
+    expect = 100 * (1 - 10 ** (-0.3 / 1.6))  # exact power law H_n = 2 n^-0.3 inside
+    assert t["percent"] == pytest.approx(expect, rel=1e-3)
+    s = pred.sentence()
+    assert f"about {t['percent']:.1f}%" in s and f"from {t['loss']:.3f} to" in s
+    assert "extrapolation" not in s and "rough" not in s
+
+
+def test_ten_x_sentence_says_when_it_is_the_extrapolated_law_and_rough():
+    ent = _ent(reliable_to=2)
+    ent["gamma"]["window"], ent["gamma"]["n_points"] = [1, 2], 2
+    pred = sl.theory.predict_from_stats(_corr(), ent, CORPUS, n_boot=100)
+    t, s = pred.ten_x, pred.sentence()
+    assert t["n_star"] > 2
+    a = pred.alpha_D["value"]
+    assert t["percent"] == pytest.approx(100 * (1 - 10**-a), rel=1e-9)  # the law's own number
+    assert f"about {t['percent']:.1f}%" in s  # the numbers stay in the sentence
+    assert f"{t['percent_ci95'][0]:.1f}-{t['percent_ci95'][1]:.1f}%" in s
+    assert f"1 - 10^-alpha_D with alpha_D = {a:.3f}" in s
+    assert "are that extrapolation" in s
+    assert "Treat it as rough: gamma is fitted on only 2 context lengths (n = 1..2)" in s

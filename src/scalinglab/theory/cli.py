@@ -84,6 +84,13 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         out_console.print(pred.sentence(), highlight=False)
+        if pred.ok and pred.ten_x:
+            out_console.print(
+                f"horizon: n*(P) = {pred.ten_x['n_star']:.3g} tokens at P = "
+                f"{pred.ten_x['P']:.3g}, growing as P^(1/(2 beta)). Assumption: "
+                f"{pred.horizon['assumption']}",
+                highlight=False,
+            )
         if pred.target:
             t = pred.target
             if t.get("P") is not None:

@@ -100,12 +100,19 @@ class Prediction:
             f"{t['percent_ci95'][1]:.1f}%"
         )
         n_star, trusted = t.get("n_star"), t.get("entropy_trusted_to_n")
+        short = t.get("short_windows") or []
+        rough = f" Treat it as rough: {' and '.join(short)}." if short else ""
         if n_star is not None and trusted is not None and n_star > trusted:
+            # Both horizons beyond the measured entropies: the percentage is the law's own
+            # 1 - 10^-alpha_D, and the levels are extrapolated; say so rather than imply
+            # a measurement.
             return (
-                f"{head}; the levels, {t['loss']:.3g} to {t['loss_10x']:.3g} nats, extrapolate "
-                f"H_n ~ n^-gamma from n = {trusted:g} to the horizon n* = {n_star:.3g})."
+                f"{head}) if H_n ~ n^-gamma holds from n = {trusted:g} out to the horizon "
+                f"n* = {n_star:.3g}: that is 1 - 10^-alpha_D with alpha_D = "
+                f"{t.get('alpha_D', self.alpha_D['value']):.3f}, and the levels, "
+                f"{t['loss']:.3g} to {t['loss_10x']:.3g} nats, are that extrapolation.{rough}"
             )
-        return f"{head}; from {t['loss']:.3f} to {t['loss_10x']:.3f} nats)."
+        return f"{head}; from {t['loss']:.3f} to {t['loss_10x']:.3f} nats).{rough}"
 
     def summary_table(self) -> Any:
         """A Rich table of beta, gamma and alpha_D with intervals and windows."""
@@ -227,6 +234,16 @@ def _amplitudes(
     return np.exp(loga)
 
 
+def _check_options(context: int | None, target_loss: float | None, n_boot: int) -> None:
+    """Reject bad options before any work (a bad option must not fail after counting)."""
+    if context is not None and context < 1:
+        raise UserError(f"--context must be a positive number of tokens, got {context}")
+    if target_loss is not None and not (np.isfinite(target_loss) and target_loss > 0):
+        raise UserError(f"--target-loss must be a positive number of nats, got {target_loss}")
+    if n_boot < 2:
+        raise UserError(f"--boot (n_boot) must be at least 2 replicates, got {n_boot}")
+
+
 def predict_from_stats(
     corr: dict[str, Any],
     ent: dict[str, Any],
@@ -255,8 +272,7 @@ def predict_from_stats(
     """
     if not (0 < p_min < p_max):
         raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
-    if target_loss is not None and not (np.isfinite(target_loss) and target_loss > 0):
-        raise UserError(f"--target-loss must be a positive number of nats, got {target_loss}")
+    _check_options(context, target_loss, n_boot)
     rng = np.random.default_rng(seed)
     warnings: list[str] = [f"correlations: {w}" for w in corr.get("warnings", [])]
     warnings += [f"entropy: {w}" for w in ent.get("warnings", [])]
@@ -337,7 +353,11 @@ def predict_from_stats(
             "the data-limited law cannot be predicted"
         )
         return empty
-    for name, d, unit in (("beta", beta_d, "lags"), ("gamma", gamma_d, "context lengths")):
+    short: list[str] = []  # exponents fitted on too few points, for the 10x sentence
+    for name, d, unit, var in (
+        ("beta", beta_d, "lags", "lags"),
+        ("gamma", gamma_d, "context lengths", "n"),
+    ):
         npts = d.get("n_points")
         if npts is None and d.get("window"):
             npts = d["window"][1] - d["window"][0] + 1
@@ -346,6 +366,8 @@ def predict_from_stats(
                 f"the {name} fit window {d.get('window')} holds only {npts} "
                 f"{unit} (< {MIN_WINDOW_POINTS}): its exponent is poorly constrained"
             )
+            w = d.get("window") or [None, None]
+            short.append(f"{name} is fitted on only {npts} {unit} ({var} = {w[0]}..{w[1]})")
 
     # Joint resampling: replicate b draws beta_b, gamma_b from their bootstrap errors and
     # the amplitude A_b from the norms perturbed by their errors.
@@ -361,9 +383,12 @@ def predict_from_stats(
     alpha_d = {
         "value": alpha,
         "stderr": d_alpha,
-        "ci95": np.percentile(alphas[1:], [2.5, 97.5]).tolist() if n_boot else [None, None],
-        "method": "gamma / (2 beta); stderr by error propagation; ci95 from joint resampling "
-        f"of both fits ({n_boot} replicates)",
+        "ci95": np.percentile(alphas[1:], [2.5, 97.5]).tolist(),
+        "method": "gamma / (2 beta); stderr by error propagation (REFERENCE 1.4); ci95: "
+        f"percentiles of gamma_b / (2 beta_b) over {n_boot} joint replicates, each drawing "
+        "beta_b and gamma_b from normal laws with the fits' bootstrap standard errors and "
+        "refitting the amplitude A_b from the norms perturbed by theirs; every replicate "
+        "carries its (A_b, beta_b, gamma_b) through the horizon, the curve and the target",
     }
 
     # Entropy curve: measured H_n up to the last reliable n, the fitted law beyond.
@@ -418,6 +443,8 @@ def predict_from_stats(
         "percent_ci95": np.percentile(pct[1:], [2.5, 97.5]).tolist(),
         "n_star": float(horizon(p0, amps[:1, None], betas[:1, None], c_floor, 1.0)[0, 0]),
         "entropy_trusted_to_n": n_last,
+        "alpha_D": alpha,
+        "short_windows": short,
     }
 
     # Diagnostics on where the prediction leans.
@@ -430,8 +457,6 @@ def predict_from_stats(
             "with the fitted law"
         )
     if context is not None:
-        if context < 1:
-            raise UserError(f"--context must be a positive number of tokens, got {context}")
         tight = P[ns0 * CONTEXT_FACTOR > context]
         if tight.size:
             warnings.append(
@@ -632,8 +657,7 @@ def predict(
         raise UserError(f"--gamma-window reaches beyond max_n = {max_n} (--max-n)")
     if not (0 < p_min < p_max):
         raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
-    if target_loss is not None and not (np.isfinite(target_loss) and target_loss > 0):
-        raise UserError(f"--target-loss must be a positive number of nats, got {target_loss}")
+    _check_options(context, target_loss, n_boot)
     if entropy_from is not None:
         load_external_losses(entropy_from)
     if compare_measured is not None:
