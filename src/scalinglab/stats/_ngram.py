@@ -14,16 +14,17 @@ and the running sums over classes of ``f(c)`` for
     f(c) = (c log c,  c G(c),  [c >= 1],  [c = 1],  [c = 2])
 
 and updates them by the splits alone (old class out, pieces in), so level m
-costs ``O(B_m log N)`` for its ``B_m`` new boundaries plus one copy of the
-boundary array, and the whole sweep is one pass over the n-gram tree, not one
-pass over the stream per n. The same sums are kept for nested prefixes of the
-stream (the count of a class inside a prefix is a rank query on a bit vector
-marking the suffixes that start in it), which gives the convergence check at
-no extra suffix array. The m-grams that cross the end of a stretch (at most
-``m`` of them) are removed by a correction per level; removing one more
-gives the *context* sums (occurrences followed by a token), so that the
-conditional entropies are exact rather than differences of block entropies
-over different sample sizes.
+costs ``O(B_m log N)`` for its ``B_m`` new boundaries, one copy of the
+boundary array and a vectorised scan of the one-byte LCP array for the
+positions equal to ``m``: the sorting and counting happen once (the suffix
+array), and no level re-reads or re-sorts the token stream. The same sums are
+kept for nested prefixes of the stream (the count of a class inside a prefix
+is a rank query on a bit vector marking the suffixes that start in it), which
+gives the convergence check at no extra suffix array. The m-grams that cross
+the end of a stretch (at most ``m`` of them) are removed by a correction per
+level; removing one more gives the *context* sums (occurrences followed by a
+token), so that the conditional entropies are exact rather than differences of
+block entropies over different sample sizes.
 
 In the same level loop the held-out stream is matched against the training
 suffix array: for every held-out start ``s`` the rank interval of the m-gram
