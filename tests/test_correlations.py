@@ -461,6 +461,11 @@ def test_a_beta_window_over_the_floor_warns_and_an_empty_first_lag_is_null():
     fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=None, **kw)
     assert fit.value is None and fit.to_dict()["window"] is None
     assert warnings == ["beta is undefined: the first lag of the window, 1, is not resolvable"]
+    warnings.clear()
+    fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=None,
+                             first_lag=500, n_boot=10, seed=0)  # fmt: skip
+    assert fit.value is None
+    assert warnings == ["beta is undefined: no lag >= first_lag = 500 was measured"]
 
 
 # ----------------------------------------------------------------------------------------

@@ -411,11 +411,13 @@ def _beta_fit(
     else:
         window = _auto_window(lags, ok, first_lag)
         if window is None:
-            reason = (
-                f"nothing is resolvable ({floor_name})"
-                if not ok.any()
-                else f"the first lag of the window, {first_lag}, is not resolvable"
-            )
+            start = int(np.searchsorted(lags, first_lag))
+            if not ok.any():
+                reason = f"nothing is resolvable ({floor_name})"
+            elif start >= lags.size:
+                reason = f"no lag >= first_lag = {first_lag} was measured"
+            else:
+                reason = f"the first lag of the window, {int(lags[start])}, is not resolvable"
             warnings.append(f"{name} is undefined: {reason}")
             return PowerLawFit.undefined(reason)
         n_in = int(((lags >= window[0]) & (lags <= window[1])).sum())
