@@ -503,3 +503,19 @@ def test_nan_and_inf_in_an_input_column_are_named():
     with pytest.raises(UserError, match="band level"):
         sl.fit.fit([1, 2, 3, 4], [4, 3, 2, 1.5], form="power_law", n_boot=0,
                    progress=False).predict([5.0], level=1.5)  # fmt: skip
+
+
+def test_auto_ranks_a_form_that_interpolates_the_points_last():
+    # 6 points: bnsl (6 parameters) nearly interpolates them, so its AIC is the lowest,
+    # but it cannot win a comparison against forms that leave residual degrees of freedom
+    x = np.array([1.0, 2, 3, 4, 5, 6])
+    y = np.array([2.0, 1.5, 1.2, 1.1, 1.05, 1.02])
+    r = sl.fit.fit(x, y, form="power_law,power_law_offset,bnsl", n_boot=0, progress=False)
+    ranking = {e["form"]: e for e in r.ranking}
+    assert ranking["bnsl"]["saturated"] and not ranking["power_law_offset"]["saturated"]
+    assert ranking["bnsl"]["aic"] < ranking["power_law_offset"]["aic"]  # would have won
+    assert ranking["bnsl"]["rank"] == 3 and r.form.name != "bnsl"
+    first = min(ranking, key=lambda k: ranking[k]["rank"])
+    others = [e for e in r.ranking if not e["saturated"]]
+    assert ranking[first]["aic"] == min(e["aic"] for e in others)
+    assert any("ranked last: bnsl" in w for w in r.warnings)

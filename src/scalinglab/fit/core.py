@@ -712,6 +712,9 @@ def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) ->
             "aic": r.information["aic"],
             "aicc": r.information["aicc"],
             "bic": r.information["bic"],
+            # as many parameters as fitted points: the fit interpolates, so its AIC/BIC
+            # (a log of a near-zero residual) would win any comparison without merit
+            "saturated": r.form.n_params >= r.n_points,
         }
         if r.extrapolation is not None:
             entry["heldout_rmsle"] = r.extrapolation["rmsle"]
@@ -726,7 +729,7 @@ def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) ->
         e["delta_bic"] = e["bic"] - bic_min
         e["akaike_weight"] = float(w)
     key = "heldout_rmsle" if held_out else "aic"
-    rows.sort(key=lambda e: (e[key], e["aic"]))
+    rows.sort(key=lambda e: (e["saturated"], e[key], e["aic"]))
     for i, e in enumerate(rows, 1):
         e["rank"] = i
         e["ranked_by"] = key
@@ -734,4 +737,10 @@ def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) ->
     best.ranking = rows
     best.alternatives = {k: v for k, v in results.items() if k != best.form.name}
     best.warnings.extend(f"skipped {s}" for s in skipped)
+    sat = [e["form"] for e in rows if e["saturated"]]
+    if sat and len(sat) < len(rows):
+        best.warnings.append(
+            f"ranked last: {', '.join(sat)} (as many parameters as fitted points, "
+            "so the fit interpolates and its information criteria are not comparable)"
+        )
     return best
