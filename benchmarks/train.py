@@ -41,6 +41,7 @@ PEAK_BF16 = {
     "H200": 989e12,
     "H100": 989e12,
     "A100": 312e12,
+    "L40S": 362e12,
     "L40": 181e12,
     "A10": 125e12,
     "4090": 165e12,
@@ -60,11 +61,14 @@ def bare_loop(c, mc: ModelConfig, cfg: TrainConfig, device: torch.device) -> flo
     """The least a training loop can do; returns tokens per second."""
     torch.manual_seed(0)
     model = GPT(mc).to(device)
-    # The same optimiser as the trainer: weight decay on matrices only, two parameter groups.
+    fwd = torch.compile(model) if cfg.compile else model
+    # The same optimiser as the trainer: weight decay on matrices only, two parameter groups,
+    # the fused CUDA kernel on a GPU.
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+    fused = {"fused": True} if device.type == "cuda" else {}
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), **fused)
     data = torch.from_numpy(np.asarray(c.train[: cfg.P], dtype=np.int64)).to(device)
     T, B = cfg.context, cfg.batch_size
     g = torch.Generator().manual_seed(0)
@@ -75,7 +79,7 @@ def bare_loop(c, mc: ModelConfig, cfg: TrainConfig, device: torch.device) -> flo
     for s in range(cfg.max_steps):
         xy = data[(starts[s][:, None] + ar).to(device)]
         with _autocast(device):
-            logits = model(xy[:, :-1])
+            logits = fwd(xy[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, mc.vocab_size), xy[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -87,7 +91,9 @@ def bare_loop(c, mc: ModelConfig, cfg: TrainConfig, device: torch.device) -> flo
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def main() -> None:
@@ -125,6 +131,12 @@ def main() -> None:
         f"model L={args.layers} d={args.width}, T={args.context}, batch {args.batch}, "
         f"{args.steps} steps x {args.repeats} repeats"
     )
+    flops = GPT(mc).flops_per_token(args.context)
+    peak = math.nan
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        peak = next((v for k, v in PEAK_BF16.items() if k in name), math.nan)
+        print(f"{name}: {flops:,.0f} FLOPs per token, dense bf16 peak {peak / 1e12:,.0f} TFLOP/s")
     bare_loop(c, mc, TrainConfig(**{**cfg.to_dict(), "max_steps": 5}), device)  # warm-up
     bare, steps_only, with_evals, mfu = [], [], [], []
     for _ in range(args.repeats):
@@ -134,10 +146,7 @@ def main() -> None:
         # Early-stopping evaluations included, the final report evaluation not.
         with_evals.append(r.tokens_seen / (r.train_time_s + r.eval_time_s))
         if device.type == "cuda":
-            m = GPT(mc)
-            name = torch.cuda.get_device_name(device)
-            peak = next((v for k, v in PEAK_BF16.items() if k in name), math.nan)
-            mfu.append(m.flops_per_token(args.context) * r.tokens_per_s / peak)
+            mfu.append(flops * r.tokens_per_s / peak)
     b, s, e = (statistics.median(v) for v in (bare, steps_only, with_evals))
     # Ratios of back-to-back pairs, so that a change in machine load cancels within a pair.
     r = statistics.median(x / y for x, y in zip(steps_only, bare, strict=True))

@@ -209,3 +209,44 @@ def test_report_collapse_with_explicit_exponents_and_errors(sweep_dir, tmp_path,
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and msg in err
+
+
+def test_report_collapse_rejects_malformed_prediction_files(sweep_dir, tmp_path, capsys):
+    from scalinglab.cli import main
+
+    cases = {
+        "list.json": ("[1, 2]", "expected a JSON object"),
+        "text.json": ('{"beta": {"value": "high"}, "gamma": 0.3}', "beta must be a number"),
+        "broken.json": ('{"beta": ', "corrupt"),
+        "nogamma.json": ('{"beta": 0.9}', "--beta and --gamma"),
+    }
+    for name, (text, msg) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(SystemExit) as e:
+            main(["report", "collapse", str(sweep_dir), "--prediction", str(path)])
+        assert e.value.code == 2, name
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and msg in err and "\n" not in err, (name, err)
+    bad = tmp_path / "bad_sweep"
+    write_json(bad / "sweep.json", [1, 2])
+    with pytest.raises(SystemExit) as e:
+        main(["report", "collapse", str(bad), "--beta", "1", "--gamma", "0.3"])
+    assert e.value.code == 2 and "expected a JSON object" in capsys.readouterr().err
+
+
+def test_report_collapse_leaves_out_a_diverged_P(sweep_dir, capsys):
+    from scalinglab.cli import main
+
+    doc = read_json(sweep_dir / "sweep.json")
+    block = doc["per_position"][0]
+    block["loss"][3] = [None] * len(block["n"])  # every run at this P diverged
+    write_json(sweep_dir / "sweep.json", doc)
+    with pytest.raises(SystemExit) as e:
+        main(["report", "collapse", str(sweep_dir), "--beta", str(BETA), "--gamma", str(GAMMA)])
+    assert e.value.code == 0
+    res = read_json(sweep_dir / "collapse.json")
+    assert res["dropped_P"] == [block["P"][3]]
+    assert res["P"] == [p for i, p in enumerate(block["P"]) if i != 3]
+    assert res["at_given"]["score"] < 2e-3  # the remaining P still collapse exactly
+    assert "left out P = 8,192" in capsys.readouterr().out

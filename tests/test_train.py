@@ -18,7 +18,9 @@ from scalinglab.train.model import GPT, ModelConfig, apply_rotary, rotary_tables
 from scalinglab.train.trainer import (  # noqa: E402
     BlockStream,
     TrainConfig,
+    autocast_dtype,
     eval_starts,
+    eval_steps,
     lr_at,
     per_position_losses,
     resolve_device,
@@ -170,6 +172,17 @@ def test_slices_are_nested_for_one_seed_and_move_with_the_seed():
     assert slice_offset(n, n, 3) == 0
 
 
+def test_evaluation_steps_are_log_spaced_and_end_at_the_last_step():
+    steps = eval_steps(2000, 30)
+    assert steps[0] == 10 and steps[-1] == 2000  # from planned / 200 to planned
+    assert np.all(np.diff(steps) > 0) and steps.size == 30
+    ratios = steps[1:] / steps[:-1]
+    np.testing.assert_allclose(ratios, 200 ** (1 / 29), rtol=0.06)  # geometric spacing
+    small = eval_steps(7, 30)  # fewer steps than evaluations: every step once
+    np.testing.assert_array_equal(small, np.arange(1, 8))
+    np.testing.assert_array_equal(eval_steps(1, 5), [1])
+
+
 def test_learning_rate_schedule_warms_up_then_decays_to_the_floor():
     cfg = TrainConfig(P=10_000, lr=1e-3, warmup_steps=10, min_lr_ratio=0.1)
     planned = 200
@@ -267,12 +280,34 @@ def test_bad_inputs_give_clear_errors(shakespeare_char):
         TrainConfig(P=32, context=64)
     with pytest.raises(UserError, match="unknown device"):
         TrainConfig(P=4096, device="tpu")
+    for bad in ("cuda:x", "cuda:", "cpu:0", "mps:1", "cuda:-1"):
+        with pytest.raises(UserError, match="unknown device"):
+            resolve_device(bad)
     with pytest.raises(UserError, match="invalid training setting lr"):
         TrainConfig(P=4096, lr=float("nan"))
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="CUDA is not available"):
             resolve_device("cuda")
     assert resolve_device("cpu").type == "cpu"
+    assert resolve_device(" CPU ").type == "cpu"
+    assert autocast_dtype(torch.device("cpu")) is None  # full precision on CPU
+
+
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    mps = torch.backends.mps
+    for cuda_ok, mps_ok, expected in (
+        (True, True, "cuda"),
+        (False, True, "mps"),
+        (False, False, "cpu"),
+    ):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda v=cuda_ok: v)
+        monkeypatch.setattr(mps, "is_available", lambda v=mps_ok: v)
+        assert resolve_device("auto").type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(UserError, match="cuda:2 requested but there are 2 CUDA devices"):
+        resolve_device("cuda:2")
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(shakespeare_char, tmp_path, capsys):
@@ -283,6 +318,8 @@ def test_cli_errors_are_one_line_with_exit_code_2(shakespeare_char, tmp_path, ca
         (["--P", "2^22"], "exceeds"),
         (["--P", "32", "--context", "64"], "more than P"),
         (["--P", "abc"], "not an integer"),
+        (["--P", "4096", "--device", "cuda:x"], "unknown device"),
+        (["--P", "4096", "--threads", "0"], "threads must be >= 1"),
     ):
         with pytest.raises(SystemExit) as e:
             main(["train", str(shakespeare_char.path), *args, "--out", str(tmp_path)])

@@ -111,6 +111,8 @@ def test_bad_fit_inputs_raise():
         fit_power_law([1, 2, 3], [1.0, float("nan"), 0.8])
     with pytest.raises(UserError, match="positive"):
         fit_power_law([1, 2, 3], [1.0, -0.9, 0.8])
+    with pytest.raises(UserError, match="bootstrap"):
+        fit_power_law(P_GRID, P_GRID**-0.1, n_boot=-1)
 
 
 # -- aggregation ---------------------------------------------------------------------------------
@@ -266,6 +268,15 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
     assert len(sweep["runs"]) == 6 and sweep["curve"]["P"] == [1024, 2048, 4096]
     ent = read_json(out / "model_entropy.json")
     assert ent["n"] == list(range(1, 9)) and ent["P"] == 4096 and len(ent["loss"]) == 8
+    # The per-position losses at the largest P, seed-averaged at its best learning rate...
+    best = min((r for r in sweep["runs"] if r["P"] == 4096), key=lambda r: r["best_val_loss"])
+    assert ent["loss"] == best["per_position_loss"]
+    # ... are what `predict/stats --entropy-from` reads as upper bounds on H_n, n = 1..T.
+    from scalinglab.stats.entropy import load_external_losses
+
+    assert load_external_losses(out / "model_entropy.json") == dict(
+        zip(range(1, 9), best["per_position_loss"], strict=True)
+    )
 
     # A run trained by a worker process equals the same job trained here, sequentially.
     rid = next(iter(before))
@@ -302,3 +313,40 @@ def test_changed_settings_start_new_runs_and_bad_grids_fail_early(shakespeare_ch
         plan(shakespeare_char, tmp_path, [64], [64], [1e-3], 1, TINY, {})
     with pytest.raises(UserError, match="unknown device"):
         plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"device": "gpu0"})
+
+
+def test_sweep_cli_rejects_bad_input_before_training(shakespeare_char, tmp_path, capsys):
+    from scalinglab.cli import main
+
+    out = tmp_path / "bad"
+    base = ["sweep", str(shakespeare_char.path), "--out", str(out)]
+    for args, msg in (
+        (["--P", "2^21"], "exceeds"),
+        (["--P", "64", "--context", "64"], "more than P"),
+        (["--P", "4096", "--device", "tpu"], "unknown device"),
+        (["--P", "4096", "--workers", "0"], "workers must be >= 1"),
+        (["--P", "4096", "--threads", "0"], "threads must be >= 1"),
+        (["--P", "4096", "--bootstrap", "-1"], "bootstrap"),
+        (["--P", "4096", "--seeds", "0"], "at least one seed"),
+        (["--P", "4096", "--lr", "fast"], "not a list of numbers"),
+        (["--P", "4096", "--fit-window", "2^12"], "LO:HI"),
+        (["--P", "2^12:2^8"], "empty list"),
+    ):
+        with pytest.raises(SystemExit) as e:
+            main([*base, *args])
+        assert e.value.code == 2, args
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and msg in err and "\n" not in err, (args, err)
+    assert not (out / "runs").exists()  # nothing trained, nothing written
+
+
+def test_a_held_out_split_shorter_than_one_block_fails_before_training(tmp_path):
+    from scalinglab.corpus.core import TokenCorpus
+    from scalinglab.train.sweep import plan
+
+    tokens = np.random.default_rng(0).integers(0, 5, 2000)
+    c = TokenCorpus.from_array(tokens, vocab_size=5)
+    n_held = int(c.heldout.size)
+    assert plan(c, tmp_path, [512], [n_held - 1], [1e-3], 1, TINY, {})
+    with pytest.raises(UserError, match="held-out split .* fewer than one evaluation block"):
+        plan(c, tmp_path, [512], [8, n_held], [1e-3], 1, TINY, {})

@@ -64,10 +64,12 @@ def collapse_cmd(
             raise UserError(f"prediction file not found: {prediction}")
         try:
             pred = read_json(prediction)
-        except ValueError as e:
+        except (ValueError, UnicodeDecodeError) as e:
             raise UserError(f"corrupt {prediction}: {e}") from None
-    b = beta if beta is not None else _value(pred, "beta")
-    g = gamma if gamma is not None else _value(pred, "gamma")
+        if not isinstance(pred, dict):
+            raise UserError(f"{prediction}: expected a JSON object with beta and gamma")
+    b = beta if beta is not None else _value(pred, "beta", prediction)
+    g = gamma if gamma is not None else _value(pred, "gamma", prediction)
     if b is None or g is None:
         raise UserError("give --prediction prediction.json or both --beta and --gamma")
     block = per_position_block(sweep, context)
@@ -77,21 +79,34 @@ def collapse_cmd(
     keep = (n >= n_min) & (n <= (n_max if n_max is not None else n.max()))
     if keep.sum() < 2:
         raise UserError(f"fewer than two positions n in [{n_min}, {n_max}]")
+    if L.shape != (P.size, n.size):
+        raise UserError(f"{sweep_dir}: per-position matrix of shape {L.shape} for {P.size} P")
+    L = L[:, keep]
+    # A P whose every run diverged has no losses (null in sweep.json): leave it out.
+    finite = np.all(np.isfinite(L) & (L > 0), axis=1)
+    dropped = [int(p) for p in P[~finite]]
+    P, L = P[finite], L[finite]
     res = collapse(
-        P, n[keep], L[:, keep], b, g, rel_step=grid_step, steps=grid_steps, context=block["context"]
+        P, n[keep], L, b, g, rel_step=grid_step, steps=grid_steps, context=block["context"]
     )
     out_dir = out or (sweep_dir if sweep_dir.is_dir() else sweep_dir.parent)
-    fig = plot_collapse(res, P, n[keep], L[:, keep], out_dir / "collapse.png")
+    fig = plot_collapse(res, P, n[keep], L, out_dir / "collapse.png")
     alpha = _alpha_comparison(pred, b, g, beta is not None or gamma is not None, sweep)
     doc = {
         **res.to_dict(),
         "source": {"sweep": str(sweep_dir), "prediction": str(prediction) if prediction else None},
         "alpha_D": alpha,
+        "dropped_P": dropped,
         "figure": str(fig),
     }
     path = write_json(out_dir / "collapse.json", doc)
 
     con = Console()
+    if dropped:
+        con.print(
+            f"[yellow]warning:[/] left out P = {', '.join(f'{p:,}' for p in dropped)} "
+            "(no finite per-position losses: the runs diverged)"
+        )
     s = res.at_given
     con.print(
         f"collapse at beta = {b:.3f}, gamma = {g:.3f} (T = {res.context}, n {res.n_range[0]}.."
@@ -107,11 +122,18 @@ def collapse_cmd(
     con.print(f"-> {path}, {fig}")
 
 
-def _value(pred: dict[str, Any], key: str) -> float | None:
+def _value(pred: dict[str, Any], key: str, where: Path | None) -> float | None:
+    """``pred[key]["value"]`` (or ``pred[key]``) as a float; None when absent."""
+    from ..errors import UserError
+
     entry = pred.get(key)
     if isinstance(entry, dict):
         entry = entry.get("value")
-    return None if entry is None else float(entry)
+    if entry is None:
+        return None
+    if isinstance(entry, bool) or not isinstance(entry, int | float):
+        raise UserError(f"{where}: {key} must be a number, got {entry!r}")
+    return float(entry)
 
 
 def _alpha_comparison(

@@ -222,13 +222,25 @@ def per_position_block(sweep: dict[str, Any], context: int | None = None) -> dic
     blocks = sweep.get("per_position") or []
     if not blocks:
         raise UserError("sweep.json holds no per-position losses")
+    if not all(isinstance(b, dict) and "context" in b for b in blocks):
+        raise UserError("sweep.json: a per_position entry has no context")
     if context is None:
-        return max(blocks, key=lambda b: b["context"])
+        return _checked_block(max(blocks, key=lambda b: b["context"]))
     for b in blocks:
         if b["context"] == context:
-            return b
+            return _checked_block(b)
     have = ", ".join(str(b["context"]) for b in blocks)
     raise UserError(f"the sweep has no context {context} (it has {have})")
+
+
+def _checked_block(block: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in ("n", "P", "loss") if k not in block]
+    if missing:
+        raise UserError(
+            f"sweep.json: the per_position entry of context {block['context']} "
+            f"has no {', '.join(missing)}"
+        )
+    return block
 
 
 def plot_collapse(

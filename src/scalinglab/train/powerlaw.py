@@ -172,6 +172,8 @@ def fit_power_law(
         raise UserError("P and loss must be finite (NaN or inf in the loss curve)")
     if np.any(P <= 0) or np.any(L <= 0):
         raise UserError("P and loss must be positive for a power-law fit")
+    if n_boot < 0:
+        raise UserError(f"bootstrap resamples must be >= 0, got {n_boot}")
     k = 3 if offset else 2
     if np.unique(P).size < k + 1:
         raise UserError(

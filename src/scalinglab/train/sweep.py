@@ -420,6 +420,13 @@ def plan(
         raise UserError(
             f"P = {too_big[0]} exceeds the {n_train} tokens of the training split of {corpus.name}"
         )
+    n_heldout = int(corpus.heldout.size)
+    too_long = [t for t in contexts if t + 1 > n_heldout]
+    if too_long:
+        raise UserError(
+            f"the held-out split of {corpus.name} has {n_heldout} tokens, fewer than one "
+            f"evaluation block of {too_long[0] + 1} (context {too_long[0]} + 1)"
+        )
     runs_dir = Path(out) / "runs"
     train = dict(train or {})
     for k in ("P", "context", "lr", "seed"):
@@ -483,6 +490,10 @@ def run_sweep(
     t0 = time.perf_counter()
     if workers < 1:
         raise UserError(f"workers must be >= 1, got {workers}")
+    if threads is not None and threads < 1:
+        raise UserError(f"threads must be >= 1, got {threads}")
+    if n_boot < 0:
+        raise UserError(f"bootstrap resamples must be >= 0, got {n_boot}")
     jobs = plan(corpus, out, P, contexts, lrs, seeds, model, train)
     threads = threads or max(1, cpu_count() // workers)
     records: dict[str, dict[str, Any]] = {}
@@ -574,6 +585,9 @@ def load_sweep(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not f.is_file():
         raise UserError(f"no sweep.json in {p}; run `scalinglab sweep ... --out {p}` first")
     try:
-        return read_json(f)
+        doc = read_json(f)
     except ValueError as e:
         raise UserError(f"corrupt {f}: {e}") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"corrupt {f}: expected a JSON object")
+    return doc

@@ -196,8 +196,13 @@ def resolve_device(spec: str = "auto") -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda")
         return torch.device("mps") if mps_ok else torch.device("cpu")
+    index = spec.split(":", 1)[1] if ":" in spec else None
+    if index is not None and not index.isdigit():
+        raise UserError(f"unknown device {spec!r}; a CUDA device is cuda or cuda:K (K = 0, 1, ...)")
     if base == "cuda" and not torch.cuda.is_available():
         raise UserError("device cuda requested but CUDA is not available")
+    if index is not None and int(index) >= (count := torch.cuda.device_count()):
+        raise UserError(f"device {spec} requested but there are {count} CUDA devices")
     if base == "mps" and not mps_ok:
         raise UserError("device mps requested but MPS is not available")
     return torch.device(spec)
@@ -211,11 +216,26 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _autocast(device: torch.device):
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Mixed-precision dtype on ``device``: bf16 on CUDA (fp16 where bf16 is missing), else None."""
     if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast(device_type="cuda", dtype=dtype)
-    return nullcontext()
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
+def _autocast(device: torch.device):
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued kernels, so that wall-clock readings cover the work they time."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 # -- data --------------------------------------------------------------------------------
@@ -376,6 +396,8 @@ def train(
     params, params_ne = model.num_params(), model.num_params(non_embedding=True)
     fwd = torch.compile(model) if cfg.compile else model
     opt = _optimizer(model, cfg, device)
+    # fp16 (a GPU without bf16) needs loss scaling against gradient underflow; bf16 does not.
+    scaler = torch.amp.GradScaler("cuda") if autocast_dtype(device) == torch.float16 else None
 
     T = cfg.context
     # Blocks per epoch at the least favourable phase, hence the batch and steps per epoch.
@@ -394,6 +416,7 @@ def train(
     train_time = eval_time = 0.0
     tokens_seen = 0
     model.train()
+    _sync(device)
     t_train = time.perf_counter()
     while step < planned:
         xy = _blocks(train_data, stream.take(batch), T + 1)
@@ -403,15 +426,24 @@ def train(
             logits = fwd(xy[:, :-1])
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), xy[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            if cfg.grad_clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(opt)
+            scaler.update()
         step += 1
         tokens_seen += xy.shape[0] * T
         running = running + loss.detach()  # summed on the device: no host sync per step
         n_running += 1
         if step in evals:
+            _sync(device)
             train_time += time.perf_counter() - t_train
             t_eval = time.perf_counter()
             losses = per_position_losses(model, eval_data, stop_starts, T, device=device)
@@ -437,6 +469,7 @@ def train(
                 break
             t_train = time.perf_counter()
     else:
+        _sync(device)
         train_time += time.perf_counter() - t_train
 
     if best_state is not None:
