@@ -697,8 +697,8 @@ def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) ->
     for form in forms:
         try:
             results[form.name] = _fit_one(form, fd, mask, st)
-        except UserError as e:
-            skipped.append(f"{form.name}: {e}")
+        except UserError as err:
+            skipped.append(f"{form.name}: {err}")
     if not results:
         raise UserError("no form could be fitted: " + "; ".join(skipped))
     held_out = not mask.all()
