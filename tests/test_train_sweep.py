@@ -350,3 +350,64 @@ def test_a_held_out_split_shorter_than_one_block_fails_before_training(tmp_path)
     assert plan(c, tmp_path, [512], [n_held - 1], [1e-3], 1, TINY, {})
     with pytest.raises(UserError, match="held-out split .* fewer than one evaluation block"):
         plan(c, tmp_path, [512], [8, n_held], [1e-3], 1, TINY, {})
+
+
+def test_aggregate_warns_when_the_loss_does_not_fall_or_the_offset_is_undetermined():
+    Ps = [2**k for k in range(10, 16)]
+    rising = aggregate([_record(8, P, 1e-3, 0, 2.0 * P**0.02) for P in Ps], n_boot=100)
+    assert rising["alpha_D"]["value"] == pytest.approx(-0.02)
+    assert any(
+        "does not fall measurably with P over 1,024..32,768" in w for w in rising["warnings"]
+    )
+    pure = aggregate([_record(8, P, 1e-3, 0, 3.0 * P**-0.1) for P in Ps], n_boot=0)
+    assert pure["alpha_D"]["with_offset"]["E"] == pytest.approx(0.0, abs=1e-9)
+    assert any("E is at its lower bound 0" in w for w in pure["warnings"])
+    assert not any("does not fall" in w for w in pure["warnings"])
+    offset = aggregate([_record(8, P, 1e-3, 0, 1.0 + 30.0 * P**-0.4) for P in Ps], n_boot=0)
+    assert offset["alpha_D"]["with_offset"]["alpha"] == pytest.approx(0.4, rel=1e-4)
+    assert not any("offset" in w for w in offset["warnings"])
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """Child processes of ``pid`` that are multiprocessing spawn workers (Linux /proc)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            for child in (task / "children").read_text().split():
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    out.append(int(child))
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+def test_a_killed_worker_ends_the_sweep_with_a_one_line_error(shakespeare_char, tmp_path):
+    out = tmp_path / "sweep"
+    cmd = [*_sweep_args(shakespeare_char.path, out, 2000), "--workers", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scalinglab.cli", *cmd],
+        env={**os.environ, "SCALINGLAB_NO_PROGRESS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        workers = _pool_workers(proc.pid)
+        time.sleep(0.05)
+    if len(workers) != 2:
+        proc.kill()
+        pytest.fail(f"no two pool workers: {proc.communicate()[1].decode()[-2000:]}")
+    time.sleep(1.0)  # let the workers import torch and start training
+    os.kill(workers[-1], signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 2
+    assert (
+        lines[-1].startswith("error: a worker process died")
+        and "run the command again" in lines[-1]
+    )

@@ -6,6 +6,7 @@ torch is imported inside the verbs only, so ``scalinglab --help`` stays fast.
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -284,11 +285,16 @@ def _print_sweep(res: dict[str, Any], out: Path) -> None:
     for form in ("no_offset", "with_offset"):
         f = a.get(form)
         if f:
-            lo, hi = f["alpha_ci95"]
+            lo, hi = (v if v is not None else math.nan for v in f["alpha_ci95"])
+            ci = (
+                f"95% CI \\[{lo:.3f}, {hi:.3f}]"
+                if math.isfinite(lo) and math.isfinite(hi)
+                else "no bootstrap interval (too few resamples gave a fit)"
+            )
             extra = f", E = {f['E']:.3f}" if form == "with_offset" else ""
             con.print(
                 f"alpha_D ({form.replace('_', ' ')}): [bold]{f['alpha']:.3f}[/] ± "
-                f"{f['alpha_stderr']:.3f}, 95% CI \\[{lo:.3f}, {hi:.3f}]{extra} "
+                f"{f['alpha_stderr']:.3f}, {ci}{extra} "
                 f"(P {f['window'][0]:,}..{f['window'][1]:,}, {f['n_points']} points)"
             )
     for w in res["warnings"]:

@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -381,7 +382,25 @@ def _fit_curve(
         except UserError as e:
             fits[form] = None
             warnings.append(f"alpha_D ({form.replace('_', ' ')}): {e}")
-    main = fits["no_offset"]
+    main, off = fits["no_offset"], fits["with_offset"]
+    if main is not None:
+        lo, hi = main.alpha_ci95
+        if main.alpha <= 0 or lo <= 0:  # NaN (no interval) compares False
+            warnings.append(
+                f"alpha_D = {main.alpha:.3f} (95% CI [{lo:.3f}, {hi:.3f}]): the loss does not "
+                f"fall measurably with P over {main.window[0]:,}..{main.window[1]:,}"
+            )
+    if off is not None:
+        l_min = float(L[keep].min())
+        if off.E <= 1e-6 * l_min:
+            warnings.append(
+                "alpha_D (with offset): E is at its lower bound 0: the fit is the plain power law"
+            )
+        elif off.E >= (1 - 1e-6) * l_min or abs(off.alpha) >= 10 * (1 - 1e-6):
+            warnings.append(
+                f"alpha_D (with offset): the fit ran to the limit of its range (E = {off.E:.4g}, "
+                f"alpha = {off.alpha:.3g}); these points do not determine an offset"
+            )
     out: dict[str, Any] = {
         "value": main.alpha if main else None,
         "stderr": main.alpha_stderr if main else None,
@@ -539,12 +558,25 @@ def run_sweep(
                 initargs=(threads,),
             ) as pool:
                 pending = {pool.submit(_execute, job, ref): job for job in todo}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        job = pending.pop(fut)
-                        records[job.run_id] = fut.result()
-                        prog.advance(task)
+                try:
+                    while pending:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            job = pending.pop(fut)
+                            try:
+                                records[job.run_id] = fut.result()
+                            except BrokenProcessPool:
+                                raise UserError(
+                                    "a worker process died (killed, or out of memory?); the "
+                                    f"finished runs are kept in {Path(out) / 'runs'}: run the "
+                                    "command again to resume"
+                                ) from None
+                            prog.advance(task)
+                except BaseException:
+                    # Fail fast: runs not yet started are dropped, those in progress finish.
+                    for fut in pending:
+                        fut.cancel()
+                    raise
 
     ordered = [records[j.run_id] for j in jobs]
     agg = aggregate(ordered, fit_window=fit_window, n_boot=n_boot)
