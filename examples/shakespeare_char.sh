@@ -12,6 +12,7 @@
 #
 # About 33 minutes on 2 shared CPU cores (two single-threaded workers; 18 runs). Running it
 # again reuses every finished training run. Usage: examples/shakespeare_char.sh [OUT_DIR]
+# A quick check of the pipeline (about a minute):  P=2^10:2^12 MAX_STEPS=30 examples/shakespeare_char.sh /tmp/sc
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,8 @@ DATA="${DATA:-$ROOT/../shared/data/tiny-shakespeare.txt}"
 OUT="${1:-$ROOT/results/shakespeare_char}"
 SL="${SCALINGLAB:-$(command -v scalinglab || echo "$ROOT/.venv/bin/scalinglab")}"
 WORKERS="${WORKERS:-2}"
+P="${P:-2^12:2^20}"
+MAX_STEPS="${MAX_STEPS:-5000}"
 
 [ -f "$DATA" ] || { echo "tiny-shakespeare not found at $DATA (set DATA=...)" >&2; exit 2; }
 mkdir -p "$OUT"
@@ -27,9 +30,9 @@ start=$(date +%s)
 echo "== 1. predict alpha_D from corpus statistics (counts only)"
 "$SL" predict "$DATA" --tokenizer char --context 64 --out "$OUT/predict"
 
-echo "== 2. sweep P = 2^12 .. 2^20 at T = 64"
-"$SL" sweep "$DATA" --tokenizer char --P 2^12:2^20 --context 64 --lr 3e-3,1e-2 \
-  --layers 2 --width 64 --heads 2 --batch-size 32 --max-steps 5000 --max-epochs 200 \
+echo "== 2. sweep P = $P at T = 64"
+"$SL" sweep "$DATA" --tokenizer char --P "$P" --context 64 --lr 3e-3,1e-2 \
+  --layers 2 --width 64 --heads 2 --batch-size 32 --max-steps "$MAX_STEPS" --max-epochs 200 \
   --final-eval-blocks 16384 --workers "$WORKERS" --out "$OUT/sweep"
 
 echo "== 3. predict again: model-based entropies, measured curve overlaid"

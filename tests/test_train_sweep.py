@@ -115,6 +115,19 @@ def test_bad_fit_inputs_raise():
         fit_power_law(P_GRID, P_GRID**-0.1, n_boot=-1)
 
 
+def test_no_bootstrap_interval_from_the_minimum_number_of_points():
+    rng = np.random.default_rng(2)
+    for offset, k in ((False, 3), (True, 4)):
+        P = P_GRID[:k]
+        L = (0.5 if offset else 0) + 3.0 * P**-0.2 * np.exp(rng.normal(0, 0.02, k))
+        fit = fit_power_law(P, L, offset=offset, n_boot=200)
+        assert all(math.isnan(v) for v in fit.alpha_ci95) and fit.n_boot == 0
+        P2 = P_GRID[: k + 2]
+        L2 = (0.5 if offset else 0) + 3.0 * P2**-0.2 * np.exp(rng.normal(0, 0.02, k + 2))
+        more = fit_power_law(P2, L2, offset=offset, n_boot=200)
+        assert more.n_boot > 20 and all(math.isfinite(v) for v in more.alpha_ci95)
+
+
 # -- aggregation ---------------------------------------------------------------------------------
 
 
@@ -266,6 +279,18 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
     assert sorted(sweep["runs_reused"]) == sorted(before)
     assert sorted(sweep["runs_trained"]) == sorted(set(after) - set(before))
     assert len(sweep["runs"]) == 6 and sweep["curve"]["P"] == [1024, 2048, 4096]
+    # Per P the best learning rate of the grid, its loss the record's (one seed).
+    for P, lr, loss in zip(*(sweep["curve"][k] for k in ("P", "lr", "loss")), strict=True):
+        recs = [r for r in sweep["runs"] if r["P"] == P]
+        assert loss == min(r["best_val_loss"] for r in recs)
+        assert lr == min(recs, key=lambda r: r["best_val_loss"])["lr"]
+    pp = sweep["per_position"][0]
+    assert pp["n"] == list(range(1, 9)) and np.array(pp["loss"]).shape == (3, 8)
+    a = sweep["alpha_D"]
+    assert a["window"] == [1024, 4096] and a["value"] == a["no_offset"]["alpha"]
+    assert a["no_offset"]["n_points"] == 3 and a["with_offset"] is None  # 4 points needed
+    assert a["ci95"] == [None, None]  # 3 points: no bootstrap interval (NaN in JSON)
+    assert any("at least 4 distinct P" in w for w in sweep["warnings"])
     ent = read_json(out / "model_entropy.json")
     assert ent["n"] == list(range(1, 9)) and ent["P"] == 4096 and len(ent["loss"]) == 8
     # The per-position losses at the largest P, seed-averaged at its best learning rate...

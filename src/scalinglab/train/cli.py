@@ -289,7 +289,7 @@ def _print_sweep(res: dict[str, Any], out: Path) -> None:
             ci = (
                 f"95% CI \\[{lo:.3f}, {hi:.3f}]"
                 if math.isfinite(lo) and math.isfinite(hi)
-                else "no bootstrap interval (too few resamples gave a fit)"
+                else "no bootstrap interval (too few points)"
             )
             extra = f", E = {f['E']:.3f}" if form == "with_offset" else ""
             con.print(

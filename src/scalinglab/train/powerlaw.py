@@ -154,7 +154,9 @@ def fit_power_law(
     offset : bool
         Fit ``E + A (P/P0)^-alpha`` instead of ``A (P/P0)^-alpha``.
     n_boot : int
-        Case-bootstrap resamples for the 95% interval (0: no interval).
+        Case-bootstrap resamples for the 95% interval (0: no interval). Resamples
+        with fewer distinct P than the form needs are dropped; with only that many
+        points (3 without offset, 4 with) no interval is given (NaN).
     seed : int
         Seed of the bootstrap.
 
@@ -198,6 +200,10 @@ def fit_power_law(
     idx = rng.integers(0, n, (n_boot, n))
     distinct = (np.diff(np.sort(idx, axis=1), axis=1) > 0).sum(axis=1) + 1
     idx = idx[distinct >= k + 1]
+    if n < k + 2:
+        # With k + 1 points every usable resample is the data set itself: an interval of
+        # width zero that would claim a precision the points do not have. None is given.
+        idx = idx[:0]
     if not offset:
         # Least squares of log L on log P is linear: every resample in one vectorised step.
         boots = list(-_ols_slopes(x[idx], y[idx]))
