@@ -29,7 +29,7 @@ from scalinglab.train.trainer import (  # noqa: E402
 )
 
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
-FAST = {"batch_size": 16, "evals": 8, "eval_blocks": 64, "final_eval_blocks": 512, "threads": 2}
+FAST = {"batch_size": 16, "evals": 8, "eval_blocks": 64, "final_eval_blocks": 512, "threads": 1}
 
 
 # -- model ----------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def run(shakespeare_char):
         evals=8,
         eval_blocks=64,
         final_eval_blocks=4096,
-        threads=2,
+        threads=1,
     )
     return train(shakespeare_char, cfg, TINY)
 
