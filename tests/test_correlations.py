@@ -211,8 +211,12 @@ def test_beta_matches_the_fit_of_the_exact_norms(markov_stream):
     inside = (res.lags >= b.window[0]) & (res.lags <= b.window[1])
     op, _ = exact_norms(CHAIN, res.lags[inside], segments, length)
     t = np.log(res.lags[inside])
-    rel = res.operator_norm_stderr[inside] / res.operator_norm[inside]
-    w = 1 / (rel**2 + b.scatter**2)  # the weights of the fit (scatter included)
+    # The weights of the fit: errors of the noise-debiased norms relative to the
+    # fitted curve, scatter included.
+    y, f = res.operator_norm[inside], res.noise_floor[inside]
+    yd = np.sqrt(y**2 - f**2)
+    rel = res.operator_norm_stderr[inside] * (y / yd) / b(res.lags[inside])
+    w = 1 / (rel**2 + b.scatter**2)
     slope = np.polyfit(t, np.log(op), 1, w=np.sqrt(w))[0]
     # The exact curve has the same misfit: estimate and truth differ by sampling only.
     assert abs(b.value - (-slope)) < 3 * b.stderr_sampling
@@ -598,3 +602,24 @@ def test_stats_cli_output_under_a_file_is_a_one_line_error(capsys, small_text, t
         "--lags", "1,2,3", "--out", str(small_text / "x"),
     )  # fmt: skip
     assert code == 2 and err.strip().startswith("error: cannot create the output directory")
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.8])
+def test_the_default_window_recovers_a_known_beta(beta):
+    """Power-law source (V = 2: C(n) has rank one), automatic window from its first
+    power-law lag: beta within 10% for both norms, the noise-debiasing recorded."""
+    from scalinglab.synth.markov import PowerLawSource
+
+    src = PowerLawSource(vocab_size=2, beta=beta, tau_min=1.0, tau_max=1e4)
+    lo, hi = src.power_law_window()
+    assert lo == 4 and hi > 800
+    x = src.sample(2_000_000, seed=2)
+    res = correlations(x, first_lag=lo, n_boot=200, progress=False)
+    for fit in (res.beta, res.beta_frobenius):
+        assert fit.value == pytest.approx(beta, rel=0.10)
+        assert fit.window[0] == lo and fit.window[1] >= 16
+        assert "debiased" in fit.method
+    d = res.to_dict()
+    assert "sqrt(norm^2 - floor^2)" in d["beta_rule"] and d["settings"]["debias_beta"]
+    raw = correlations(x, first_lag=lo, n_boot=0, debias_beta=False, progress=False)
+    assert "raw norms" in raw.beta_rule and "debiased" not in raw.beta.method

@@ -43,6 +43,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         top_k: Annotated[int, typer.Option(help="Also report the top-k singular values.")] = 0,
         first_lag: Annotated[int, typer.Option(help="First lag of the automatic beta window.")] = 1,
+        debias_beta: Annotated[
+            bool,
+            typer.Option(help="Fit beta to sqrt(norm^2 - floor^2) (--no-debias-beta: raw norms)."),
+        ] = True,
         max_n: Annotated[int, typer.Option(help="Largest context length for H_n.")] = 32,
         entropy_from: Annotated[
             Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
@@ -118,6 +122,7 @@ def register(app: typer.Typer) -> None:
                 max_pairs=max_pairs,
                 top_k=top_k,
                 first_lag=first_lag,
+                debias_beta=debias_beta,
                 n_boot=boot,
                 seed=seed,
             )

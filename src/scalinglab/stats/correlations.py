@@ -180,6 +180,7 @@ class CorrelationResult:
     settings: dict[str, Any]
     method: dict[str, Any]
     top_singular_values: np.ndarray | None = None
+    beta_rule: str = ""
     elapsed_s: float = 0.0
     replicates: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
 
@@ -203,6 +204,7 @@ class CorrelationResult:
             "frobenius_floor_shuffled": self.frobenius_floor_shuffled,
             "resolvable_frobenius": [bool(v) for v in self.resolvable_frobenius],
             "resolvable_rule": self.resolvable_rule,
+            "beta_rule": self.beta_rule,
             "floor_factor": self.floor_factor,
             "second_singular_value": self.second_singular_value,
             "corpus": self.corpus,
@@ -390,8 +392,16 @@ def _beta_fit(
     first_lag: int,
     n_boot: int,
     seed: int,
+    floor: np.ndarray | None = None,
 ) -> PowerLawFit:
-    """Fit beta over the given window or the automatic one; undefined fits warn."""
+    """Fit beta over the given window or the automatic one; undefined fits warn.
+
+    The automatic window runs from ``first_lag`` to the last resolvable lag
+    before the floor. With ``floor``, the fit uses the noise-debiased norms
+    ``sqrt(y^2 - floor^2)`` (lags with ``y <= floor`` drop out): sampling noise
+    adds to the squared norm about ``floor^2``, which inflates the norms near
+    the floor and flattens the fitted slope.
+    """
     beta_window = window
     if beta_window is not None:
         lo, hi = beta_window
@@ -429,13 +439,32 @@ def _beta_fit(
             warnings.append(f"{name} is undefined: {reason}")
             return PowerLawFit.undefined(reason)
     use_se = se if np.isfinite(se).any() else None
+    yf, sef, repf = y, use_se, reps
+    if floor is not None and np.isfinite(floor).any():
+        yf, sef, repf = _debias(y, use_se, reps, floor)
     try:
         fit = fit_power_law(
-            lags, y, use_se, window=window, n_boot=n_boot, seed=seed, replicates=reps
-        )
+            lags, yf, sef, window=window, n_boot=n_boot, seed=seed, replicates=repf,
+            detect_break=sef is None,
+        )  # fmt: skip
+        if sef is not None:
+            # The error of log y is sigma / E[y]: relative errors taken from the
+            # noisy y itself give upward fluctuations more weight (flattening the
+            # slope where the errors are large), so they come from the first fit.
+            fit = fit_power_law(
+                lags, yf, sef * yf / fit(lags), window=window, n_boot=n_boot, seed=seed,
+                replicates=repf,
+            )  # fmt: skip
     except UserError as e:
         warnings.append(f"{name} is undefined: {e}")
         return PowerLawFit.undefined(str(e))
+    if floor is not None:
+        fit.method += (
+            "; norms debiased for the noise floor, sqrt(norm^2 - floor^2), with their "
+            "errors and replicates linearised"
+        )
+    if sef is not None:
+        fit.method += "; relative errors sigma / fitted norm (a second pass)"
     if reps is not None:
         fit.method += "; block bootstrap shared by all lags"
     if fit.broken is not None:
@@ -447,6 +476,51 @@ def _beta_fit(
             "--beta-window lo,hi"
         )
     return fit
+
+
+def _beta_rule(
+    window: tuple[int, int] | None,
+    first_lag: int,
+    factor: float,
+    debias: bool,
+    shuffled: bool,
+) -> str:
+    """How beta and beta_frobenius were fitted, in words (``beta_rule`` in the JSON)."""
+    if window is not None:
+        win = f"lags {window[0]}..{window[1]} (--beta-window)"
+    else:
+        win = (
+            f"lags from first_lag = {first_lag} to the last resolvable lag before the floor "
+            f"(norm > {factor:g} x floor, raw norms)"
+        )
+    rel = "; with standard errors, weights 1 / ((sigma / fitted norm)^2 + tau^2)"
+    if not debias:
+        return f"weighted least squares of log norm on log lag over {win}; raw norms{rel}"
+    op_floor = "noise_floor" if shuffled else "none (no shuffles: operator norm raw)"
+    return (
+        f"weighted least squares of log norm on log lag over {win}; fitted to the "
+        f"noise-debiased norms sqrt(norm^2 - floor^2), floor = {op_floor} for the operator "
+        f"norm and frobenius_floor for the Frobenius norm{rel}"
+    )
+
+
+def _debias(
+    y: np.ndarray, se: np.ndarray | None, reps: np.ndarray | None, floor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``sqrt(y^2 - f^2)`` (NaN where ``y <= f``), its standard errors and replicates.
+
+    Errors and bootstrap replicates are carried through the first-order
+    expansion ``d yd = (y / yd) d y``; ``f`` is treated as known. Lags without a
+    floor are left as they are.
+    """
+    f = np.where(np.isfinite(floor), floor, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d2 = y * y - f * f
+        yd = np.where(d2 > 0, np.sqrt(np.where(d2 > 0, d2, 1.0)), np.nan)
+        gain = y / yd
+        sed = None if se is None else se * gain
+        repd = None if reps is None else yd + gain * (reps - y)
+    return yd, sed, repd
 
 
 @dataclass
@@ -578,6 +652,7 @@ def correlations(
     n_boot: int = DEFAULT_BOOT,
     beta_window: tuple[int, int] | list[int] | None = None,
     first_lag: int = 1,
+    debias_beta: bool = True,
     top_k: int = 0,
     max_pairs: int | None = None,
     seed: int = 0,
@@ -609,6 +684,11 @@ def correlations(
         Fit beta over these lags (inclusive) instead of the automatic window.
     first_lag : int
         First lag of the automatic window.
+    debias_beta : bool
+        Fit beta to the noise-debiased norms ``sqrt(norm^2 - floor^2)`` (the
+        shuffled floor for the operator norm, the analytic floor for the
+        Frobenius norm) instead of the raw ones; the reported norms stay raw.
+        The rule is recorded as ``beta_rule`` in the JSON.
     top_k : int
         Also report the ``top_k`` largest singular values at every lag.
     max_pairs : int, optional
@@ -736,11 +816,16 @@ def correlations(
         else f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor"
     )
     fit_kw: dict[str, Any] = {"window": bw, "first_lag": first_lag, "n_boot": n_boot, "seed": seed}
-    beta = _beta_fit("beta", lag_arr, op, op_se, reps_op, ok, warnings, floor_name, **fit_kw)
+    beta = _beta_fit(
+        "beta", lag_arr, op, op_se, reps_op, ok, warnings, floor_name,
+        floor=floor if debias_beta else None, **fit_kw,
+    )  # fmt: skip
     fro_floor_name = f"Frobenius norm never exceeds {floor_factor:g} x its analytic floor"
     beta_f = _beta_fit(
-        "beta_frobenius", lag_arr, fro, fro_se, reps_fro, ok_fro, warnings, fro_floor_name, **fit_kw
-    )
+        "beta_frobenius", lag_arr, fro, fro_se, reps_fro, ok_fro, warnings, fro_floor_name,
+        floor=fro_floor if debias_beta else None, **fit_kw,
+    )  # fmt: skip
+    beta_rule = _beta_rule(bw, first_lag, floor_factor, debias_beta, n_shuffles > 0)
     desc = c.describe() if c.path is not None or c.meta else {}
     settings = {
         "lags": lag_arr.tolist() if lags is not None else None,
@@ -751,6 +836,7 @@ def correlations(
         "n_blocks": kb,
         "beta_window": list(bw) if bw else None,
         "first_lag": first_lag,
+        "debias_beta": debias_beta,
         "top_k": top_k,
         "max_pairs": max_pairs,
         "seed": seed,
@@ -789,6 +875,7 @@ def correlations(
         second_singular_value=second,
         beta=beta,
         beta_frobenius=beta_f,
+        beta_rule=beta_rule,
         warnings=warnings,
         corpus=desc,
         settings=settings,
