@@ -97,6 +97,58 @@ def test_sparse_stationary_solve_matches_power_iteration():
     np.testing.assert_allclose(pi, x, atol=1e-12)
 
 
+def _dense_stationary(p) -> np.ndarray:
+    """pi P = pi, sum 1, by a dense linear solve (reference)."""
+    d = p.toarray()
+    a = d.T - np.eye(d.shape[0])
+    a[-1, :] = 1.0
+    b = np.zeros(d.shape[0])
+    b[-1] = 1.0
+    return np.linalg.solve(a, b)
+
+
+@pytest.mark.parametrize("power_steps", [0, 300])
+def test_sparse_stationary_solver_matches_a_dense_solve(power_steps):
+    """Power iterations and the BiCGSTAB finish each give the dense solution."""
+    from scalinglab.synth.markov import _sparse_stationary
+
+    chain = random_chain(3, order=6, alpha=0.2, seed=4)  # 729 contexts, slowly mixing rows
+    p = chain._context_chain()
+    pi = _sparse_stationary(p, power_steps=power_steps)
+    np.testing.assert_allclose(pi, _dense_stationary(p), atol=1e-12)
+
+
+def test_large_context_chain_stationary_law():
+    """2^16 contexts (a direct sparse LU of this graph took minutes): residual ~ 1e-13."""
+    chain = random_chain(4, order=8, alpha=0.3, seed=1)
+    pi = chain.stationary()
+    p = chain._context_chain()
+    assert abs(pi.sum() - 1.0) < 1e-12 and pi.min() >= 0.0
+    assert np.abs(p.T @ pi - pi).sum() < 1e-10
+    h = chain.conditional_entropies(9)
+    assert h[8] == pytest.approx(chain.entropy_rate()) and np.all(np.diff(h) <= 1e-12)
+
+
+def _sticky_tensor(v: int, absorbing_zero: bool) -> np.ndarray:
+    """Order-2 tensor: emit 0 always (one closed class) or repeat the last symbol (v classes)."""
+    t = np.zeros((v, v, v))
+    if absorbing_zero:
+        t[..., 0] = 1.0
+    else:
+        t[:, np.arange(v), np.arange(v)] = 1.0
+    return t
+
+
+def test_sparse_path_reducible_and_transient_contexts():
+    # 65^2 = 4225 contexts: the sparse solver. v closed classes: no unique law.
+    with pytest.raises(UserError, match="closed classes"):
+        MarkovChain(_sticky_tensor(65, absorbing_zero=False)).stationary()
+    # One closed class {(0, 0)} with every other context transient: pi is a point mass.
+    chain = MarkovChain(_sticky_tensor(65, absorbing_zero=True))
+    pi = chain.stationary()
+    assert pi[0] == pytest.approx(1.0) and chain.entropy_rate() == pytest.approx(0.0)
+
+
 def _segment_joint(tokens, seg_len, lag, v):
     """Joint frequency of (x_i, x_{i+lag}) inside each segment: (segments, v, v)."""
     segs = tokens[: tokens.size // seg_len * seg_len].reshape(-1, seg_len).astype(np.int64)
