@@ -49,6 +49,9 @@ def bench(source: str, work: Path) -> None:
     t0 = time.perf_counter()
     n = sum(len(tok.encode(d, add_special_tokens=False).ids) for d in docs)
     t_loop = time.perf_counter() - t0
+    # The pipeline cuts documents only where the ids do not change: same count.
+    eods = c.num_documents if c.eod_token is not None else 0
+    assert n + eods == c.num_tokens, (n, eods, c.num_tokens)
     print(
         f"{Path(source).name:>22}: {c.num_tokens:>10,} tokens | pipeline "
         f"{c.num_tokens / t_pipe:>12,.0f} tok/s | plain encode loop {n / t_loop:>12,.0f} tok/s "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import subprocess
 import sys
+import sysconfig
 import tracemalloc
 from pathlib import Path
 
@@ -290,3 +292,195 @@ def test_cli_refuses_to_overwrite_different_corpus(tmp_path: Path) -> None:
     )
     r = _cli("tokenize", "a.txt", "--tokenizer", "byte", "--out", "c", cwd=tmp_path)
     _assert_clean_error(r, "different corpus")
+
+
+# ----------------------------------------------------------------------------- safe cuts
+@functools.cache
+def _byte_level_bpe():
+    """A small byte-level BPE (the bpe:N pipeline's own) trained on varied text."""
+    from scalinglab.corpus.tokenizers import HFTokenizer
+
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    sample = [(lib / f).read_text() for f in ("argparse.py", "textwrap.py")] + [TEXT]
+    return HFTokenizer.train_bpe(iter(sample), 600).tok
+
+
+_PIECES = st.lists(
+    st.sampled_from(list("ab xy\n\t\r'sé日\u00a0\u2028\x1c0.(") + ["    ", "  \n", "\n\n"]),
+    max_size=150,
+).map("".join)
+_WS = " \t\n\r\x0b\x0c"
+
+
+def _enc(text: str) -> list[int]:
+    return _byte_level_bpe().encode(text, add_special_tokens=False).ids
+
+
+def _is_safe(buf: str | bytes, cut: int) -> bool:
+    """A safe break: ASCII whitespace at ``cut``, a visible character after it."""
+    if not 0 < cut < len(buf) - 1:
+        return False
+    if isinstance(buf, bytes):
+        return chr(buf[cut]) in _WS and 0x21 <= buf[cut + 1] < 0x7F
+    return buf[cut] in _WS and not buf[cut + 1].isspace()
+
+
+@given(_PIECES, st.integers(1, 40))
+@settings(max_examples=300, deadline=None)
+def test_cut_pieces_encode_like_the_whole_text(text: str, size: int) -> None:
+    """Pieces cut at safe breaks encode to the ids of the whole text (byte-level BPE)."""
+    from scalinglab.corpus.build import _split_lines
+    from scalinglab.corpus.sources import last_safe_break
+
+    whole = _enc(text)
+    pieces = _split_lines(text, size)
+    assert "".join(pieces) == text
+    bounds = np.cumsum([len(p) for p in pieces])[:-1].tolist()
+    starts = [0, *bounds]
+    for start, b in zip(starts, bounds, strict=False):
+        window = range(start + size, min(start + 2 * size, len(text)) - 1)
+        if any(_is_safe(text, c) for c in window):  # a safe break was there: it was used
+            assert _is_safe(text, b), (start, b)
+    if all(_is_safe(text, b) for b in bounds):
+        assert [i for p in pieces for i in _enc(p)] == whole
+    for buf in (text, text.encode()):  # the reader's cut: a safe break when there is one
+        cut = last_safe_break(buf, 0, len(buf))
+        safe = [c for c in range(len(buf)) if _is_safe(buf, c)]
+        if safe:
+            assert cut in safe
+            head, tail = buf[:cut], buf[cut:]
+            if isinstance(buf, bytes):
+                head, tail = head.decode(), tail.decode()
+            assert _enc(head) + _enc(tail) == whole
+
+
+def test_bpe_pipeline_equals_encoding_each_document(tmp_path: Path, monkeypatch) -> None:
+    """Python code cut into many small pieces: the ids of tokenizer.encode(document)."""
+    from tokenizers import Tokenizer
+
+    import scalinglab.corpus.build as build
+
+    monkeypatch.setattr(build, "ENCODE_PIECE", 700)
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("argparse.py", "textwrap.py"):
+        (src / name).write_bytes((lib / name).read_bytes())
+    c = sl.corpus.tokenize(src, "bpe:400", tmp_path / "c", chunk_bytes=5000)
+    tok = Tokenizer.from_file(str(tmp_path / "c" / "tokenizer.json"))
+    for f, doc in zip(sorted(src.iterdir()), c.documents(), strict=True):
+        ids = tok.encode(f.read_text(), add_special_tokens=False).ids
+        np.testing.assert_array_equal(np.asarray(doc), ids)
+
+
+# ----------------------------------------------------------------------------- more errors
+@pytest.mark.parametrize("gz", [False, True])
+def test_undecodable_jsonl_names_line_and_file_offset(tmp_path: Path, gz: bool) -> None:
+    raw = b'{"text": "abc"}\n{"text": "ab\xe9"}\n'  # the bad byte is byte 28 of the file
+    p = tmp_path / ("d.jsonl.gz" if gz else "d.jsonl")
+    p.write_bytes(gzip.compress(raw) if gz else raw)
+    r = _cli("tokenize", p.name, "--tokenizer", "byte", "--out", "out", cwd=tmp_path)
+    _assert_clean_error(r, f"{p.name}:2: undecodable UTF-8 at byte offset 28")
+    assert ("uncompressed" in r.stderr) == gz
+    c = sl.corpus.tokenize(p, "byte", tmp_path / "c", errors="replace")
+    assert [c.decode(d) for d in c.documents()] == ["abc", "ab\ufffd"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("notgz.jsonl.gz", b'{"text": "a"}\n', "corrupt gzip stream"),
+        ("cut.jsonl.gz", gzip.compress(b'{"text": "abc"}\n' * 100)[:30], "corrupt gzip stream"),
+        ("garbage.npy", b"not an array", "not a .npy file"),
+        ("x.parquet", b"not parquet", "cannot read parquet"),
+    ],
+)
+def test_corrupt_sources_are_one_line_errors(
+    tmp_path: Path, name: str, content: bytes, needle: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    r = _cli("tokenize", name, "--tokenizer", "byte", "--out", "out", cwd=tmp_path)
+    _assert_clean_error(r, needle)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_unreadable_source_even_as_root(txt: Path, tmp_path: Path, monkeypatch) -> None:
+    """The permission check and the open() failure both give 'cannot read'."""
+    import scalinglab.corpus.sources as sources
+
+    monkeypatch.setattr(sources.os, "access", lambda *a, **k: False)
+    with pytest.raises(UserError, match="cannot read .*permission denied"):
+        sl.corpus.tokenize(txt, "byte", tmp_path / "c")
+    monkeypatch.undo()
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("x")
+    monkeypatch.setattr(sources, "open", refuse, raising=False)
+    with pytest.raises(UserError, match="cannot read .*a.txt: Permission denied"):
+        sl.corpus.tokenize(tmp_path / "d", "byte", tmp_path / "c", glob="*.txt")
+    assert not (tmp_path / "c").exists()
+
+
+def test_resolve_cache_is_keyed_by_source_and_tokenizer(tmp_path: Path) -> None:
+    """A changed source is tokenized again; options and tokenizers get their own entries."""
+    import os
+
+    src = tmp_path / "s.txt"
+    src.write_text("abab")
+    a = sl.corpus.resolve(src, "char")
+    assert sl.corpus.resolve(src, "char").path == a.path
+    st_ = src.stat()
+    src.write_text("abcd")  # same size: only the content and the modification time differ
+    os.utime(src, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000))
+    b = sl.corpus.resolve(src, "char")
+    assert b.path != a.path and b.decode() == "abcd" and a.decode() == "abab"
+    assert sl.corpus.resolve(src, "byte").path not in (a.path, b.path)
+    assert sl.corpus.load(a.path).content_hash != b.content_hash
+
+
+def test_other_corpus_in_out_is_refused_before_any_work(txt: Path, tmp_path: Path, monkeypatch):
+    import scalinglab.corpus.build as build
+
+    sl.corpus.tokenize(txt, "char", tmp_path / "c")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes").write_text("mine")
+
+    def no_work(*a, **k):
+        raise AssertionError("tokenizer built before the output was checked")
+
+    monkeypatch.setattr(build, "_build_tokenizer", no_work)
+    with pytest.raises(UserError, match="different corpus .*tokenizer char"):
+        sl.corpus.tokenize(txt, "bpe:300", tmp_path / "c")
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT + "more")
+    with pytest.raises(UserError, match="different corpus"):
+        sl.corpus.tokenize(other, "char", tmp_path / "c")
+    with pytest.raises(UserError, match="not an empty directory"):
+        sl.corpus.tokenize(txt, "char", tmp_path / "junk")
+    ids = tmp_path / "ids.npy"
+    np.save(ids, np.arange(5))
+    with pytest.raises(UserError, match="different corpus"):
+        sl.corpus.tokenize(ids, "byte", tmp_path / "c")
+    assert sl.corpus.load(tmp_path / "c").decode() == TEXT  # untouched
+    assert (tmp_path / "junk" / "notes").read_text() == "mine"
+
+
+def test_python_stdlib_tokenizes_and_is_the_default(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The built-in corpus (here cut to three files) through tokenize and resolve(None)."""
+    import scalinglab.corpus.sources as sources
+
+    files = stdlib_files()[:3]
+    monkeypatch.setattr(sources, "stdlib_files", lambda: files)
+    c = sl.corpus.tokenize("python-stdlib", "byte", tmp_path / "py")
+    assert c.meta["source"]["kind"] == "stdlib" and c.name == "python-stdlib"
+    texts = [f.read_bytes().decode("utf-8", "replace") for f in files]
+    assert [c.decode(d) for d in c.documents()] == texts
+    capsys.readouterr()
+    d = sl.corpus.resolve(None, "byte")
+    err = capsys.readouterr().err
+    assert "no corpus given" in err and "python-stdlib" in err and len(err.splitlines()) == 1
+    assert d.content_hash == c.content_hash

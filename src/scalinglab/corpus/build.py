@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from .._io import read_json
 from .._progress import info, make_progress
 from ..errors import UserError
 from .core import CorpusWriter, TokenCorpus, dtype_for_vocab, is_corpus_dir, load
-from .sources import CHUNK_BYTES, DEFAULT_CORPUS, TextSource, open_source
+from .sources import CHUNK_BYTES, DEFAULT_CORPUS, TextSource, first_safe_break, open_source
 from .tokenizers import ByteTokenizer, CharTokenizer, HFTokenizer, Tokenizer, parse_spec
 
 DEFAULT_TOKENIZER = "bpe:8192"
@@ -40,13 +41,21 @@ def cache_dir() -> Path:
 
 
 def _split_lines(text: str, size: int) -> list[str]:
-    """Cut ``text`` after line breaks into pieces of about ``size`` characters."""
+    """Cut ``text`` into pieces of about ``size`` characters at safe breaks.
+
+    A cut goes at the first safe break (:func:`.sources.first_safe_break`)
+    past ``size`` characters, so that a byte-level BPE encodes the pieces
+    exactly as the whole text; a piece without one within ``2 size`` runs to
+    the next newline, or to the end.
+    """
     if len(text) <= size:
         return [text]
     out, start = [], 0
     while start < len(text):
-        end = text.find("\n", start + size)
-        end = len(text) if end < 0 else end + 1
+        end = first_safe_break(text, start + size, start + 2 * size)
+        if end < 0:
+            end = text.find("\n", start + size)
+            end = len(text) if end < 0 else end + 1
         out.append(text[start:end])
         start = end
     return out
@@ -118,6 +127,7 @@ def tokenize(
     if str(source) != DEFAULT_CORPUS and suffix.endswith((".bin", ".npy")) and p.is_file():
         return _from_token_file(p, out, vocab_size)
     src = open_source(source, glob=glob, text_field=text_field, errors=errors)
+    _refuse_other_corpus(out, tokenizer, src.total_bytes)
     tok = _build_tokenizer(src, tokenizer, chunk_bytes, bpe_train_bytes)
     # An end-of-document token separates documents only when there is more than one.
     eod = tok.eod_token if src.multi_document else None
@@ -164,6 +174,34 @@ def tokenize(
     return load(out)
 
 
+def _refuse_other_corpus(out: str | os.PathLike[str], spec: str, source_bytes: int) -> None:
+    """Fail before any work when ``out`` holds a corpus of another tokenizer or source size.
+
+    (A corpus of the same tokenizer and source size is compared by content
+    hash once the new one is written, and replaced only when they are equal.)
+    """
+    if not is_corpus_dir(out):
+        if Path(out).is_dir() and any(Path(out).iterdir()):
+            raise UserError(f"{out} exists and is not an empty directory")
+        return
+    try:
+        old = read_json(Path(out) / "meta.json")
+        t, src = old.get("tokenizer", {}), old.get("source", {})
+    except (ValueError, AttributeError):
+        return  # the final check reports it
+    if spec == "pretokenized":
+        new_id = spec
+    else:
+        kind, arg = parse_spec(spec)
+        new_id = f"bpe:{arg}" if kind == "bpe" else str(Path(arg).resolve()) if arg else kind
+    old_id = t.get("origin") or t.get("spec")
+    if old_id != new_id or src.get("bytes", source_bytes) != source_bytes:
+        raise UserError(
+            f"{out} already holds a different corpus ({src.get('name', '?')}, "
+            f"{src.get('bytes', '?')} bytes, tokenizer {t.get('spec', '?')}); choose another --out"
+        )
+
+
 def _from_token_file(
     path: Path, out: str | os.PathLike[str], vocab_size: int | None
 ) -> TokenCorpus:
@@ -176,6 +214,10 @@ def _from_token_file(
             raise UserError(f"{path}: size is not a multiple of {dt.itemsize} bytes ({dt.name})")
         arr = np.memmap(path, dtype=dt, mode="r")
     else:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY":
+            raise UserError(f"{path} is not a .npy file (no NumPy header)")
         try:
             arr = np.load(path, mmap_mode="r")
         except ValueError as e:
@@ -186,6 +228,7 @@ def _from_token_file(
             )
     if arr.size == 0:
         raise UserError(f"empty corpus: {path} holds no tokens")
+    _refuse_other_corpus(out, "pretokenized", path.stat().st_size)
     step = CHUNK_BYTES
     if vocab_size is None:
         mx = max(int(arr[i : i + step].max()) for i in range(0, arr.size, step))

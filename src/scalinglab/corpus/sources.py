@@ -3,6 +3,11 @@
 A source yields *pieces* ``(starts_document, ends_document, text)``; no piece
 holds more than about ``chunk_bytes`` of text (a single document larger than
 that is cut at line breaks), so memory stays bounded whatever the source size.
+
+Pieces are cut inside a whitespace run that holds a line break, just before
+the run's last character, when the next character is visible: the byte-level
+BPE pre-tokenizer (GPT-2's pattern) starts a pre-token there, so encoding the
+pieces one by one gives exactly the ids of encoding the whole document.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import sysconfig
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +34,63 @@ Piece = tuple[bool, bool, str]
 DEFAULT_CORPUS = "python-stdlib"
 
 
-def _decode(raw: bytes, errors: str, path: Path, offset: int) -> str:
+def _decode(raw: bytes, errors: str, path: Path | str, offset: int, stream: str = "") -> str:
+    """UTF-8 text of ``raw``, which starts at byte ``offset`` of ``path`` (of its ``stream``)."""
     try:
         return raw.decode("utf-8", errors=errors)
     except UnicodeDecodeError as e:
         raise UserError(
-            f"{path}: undecodable UTF-8 at byte offset {offset + e.start}; "
+            f"{path}: undecodable UTF-8 at byte offset {offset + e.start}{stream}; "
             "pass --errors replace to substitute U+FFFD"
         ) from None
+
+
+# A cut just before the last character of a whitespace run (ASCII whitespace,
+# next character visible) changes no pre-token of a byte-level BPE: the run
+# minus its last character is one pre-token, the last one starts the next.
+# Preferred: runs that hold a newline; else any such run.
+_BREAKS_STR = (
+    re.compile(r"(?<=\n)[ \t]*?(?=[ \t\n\r\x0b\x0c]\S)|(?=\n\S)"),
+    re.compile(r"(?=[ \t\n\r\x0b\x0c]\S)"),
+)
+_BREAKS_BYTES = (
+    re.compile(rb"(?<=\n)[ \t]*?(?=[ \t\n\r\x0b\x0c][\x21-\x7e])|(?=\n[\x21-\x7e])"),
+    re.compile(rb"(?=[ \t\n\r\x0b\x0c][\x21-\x7e])"),
+)
+
+
+def _breaks(buf: bytes | str) -> tuple[re.Pattern, re.Pattern]:
+    return _BREAKS_BYTES if isinstance(buf, bytes) else _BREAKS_STR  # type: ignore[return-value]
+
+
+def last_safe_break(buf: bytes | str, lo: int, hi: int, reach: int = 1 << 20) -> int:
+    """The last position in ``(lo, hi)`` where ``buf`` may be cut, else -1.
+
+    Safe cuts (see above) within ``reach`` characters of ``hi`` come first,
+    then the position after the last newline.
+    """
+    for pattern in _breaks(buf):
+        width = 1 << 16
+        while True:
+            start = max(lo + 1, hi - width)
+            ends = [m.end() for m in pattern.finditer(buf, start, hi)]
+            if ends:
+                return ends[-1]
+            if start == lo + 1 or width >= reach:
+                break
+            width *= 4
+    nl = buf.rfind(b"\n" if isinstance(buf, bytes) else "\n", lo, hi)  # type: ignore[arg-type]
+    return nl + 1 if nl >= 0 else -1
+
+
+def first_safe_break(text: str, lo: int, hi: int) -> int:
+    """The first position in ``[lo, hi)`` where ``text`` may be cut, else -1."""
+    for pattern in _breaks(text):
+        m = pattern.search(text, lo, hi)
+        if m is not None:
+            return m.end()
+    nl = text.find("\n", lo, hi)
+    return nl + 1 if nl >= 0 else -1
 
 
 def _utf8_safe_cut(buf: bytes) -> int:
@@ -64,8 +120,8 @@ def _read_file_pieces(path: Path, chunk_bytes: int, errors: str) -> Iterator[tup
             if not block:
                 break
             buf = carry + block
-            nl = buf.rfind(b"\n")
-            cut = nl + 1 if nl >= 0 else _utf8_safe_cut(buf)
+            cut = last_safe_break(buf, 0, len(buf))
+            cut = cut if cut > 0 else _utf8_safe_cut(buf)
             piece, carry = buf[:cut], buf[cut:]
             yield _decode(piece, errors, path, offset), len(piece)
             offset += len(piece)
@@ -144,38 +200,54 @@ class TextSource:
         while start < len(text):
             end = min(len(text), start + chunk_bytes)
             if end < len(text):
-                nl = text.rfind("\n", start, end)
-                end = nl + 1 if nl > start else end
+                nl = last_safe_break(text, start, end)
+                end = nl if nl > start else end
             yield first, end >= len(text), text[start:end]
             first, start = False, end
 
-    def _jsonl_pieces(self, chunk_bytes: int) -> Iterator[tuple[Piece, int]]:
-        opener = gzip.open if self.path.name.endswith(".gz") else open
+    def _jsonl_lines(self) -> Iterator[tuple[int, int, bytes]]:
+        """Yield ``(line number, byte offset, raw line)``; offsets of a .gz count uncompressed."""
+        gz = self.path.name.endswith(".gz")
+        opener = gzip.open if gz else open
         try:
             f = opener(self.path, "rb")
         except OSError as e:
             raise UserError(f"cannot read {self.path}: {e.strerror}") from None
         with f:
-            for lineno, raw in enumerate(f, 1):
-                if not raw.strip():
-                    continue
+            lines = enumerate(f, 1)
+            offset = 0
+            while True:
                 try:
-                    rec = json.loads(_decode(raw, self.errors, self.path, 0))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{self.path}:{lineno}: invalid JSON ({e.msg})") from None
-                except (OSError, EOFError) as e:
-                    raise UserError(f"{self.path}: corrupt gzip stream ({e})") from None
-                if not isinstance(rec, dict) or self.text_field not in rec:
-                    raise UserError(
-                        f"{self.path}:{lineno}: no field {self.text_field!r} (use --text-field)"
-                    )
-                text = rec[self.text_field]
-                if not isinstance(text, str):
-                    raise UserError(f"{self.path}:{lineno}: field {self.text_field!r} is not text")
-                nb = len(raw)
-                for piece in self._doc_pieces(text, chunk_bytes):
-                    yield piece, nb
-                    nb = 0
+                    lineno, raw = next(lines)
+                except StopIteration:
+                    return
+                except (OSError, EOFError, zlib.error) as e:
+                    what = "corrupt gzip stream" if gz else "read error"
+                    raise UserError(f"{self.path}: {what} after byte {offset} ({e})") from None
+                yield lineno, offset, raw
+                offset += len(raw)
+
+    def _jsonl_pieces(self, chunk_bytes: int) -> Iterator[tuple[Piece, int]]:
+        stream = " of the uncompressed stream" if self.path.name.endswith(".gz") else ""
+        for lineno, offset, raw in self._jsonl_lines():
+            if not raw.strip():
+                continue
+            text_raw = _decode(raw, self.errors, f"{self.path}:{lineno}", offset, stream)
+            try:
+                rec = json.loads(text_raw)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{self.path}:{lineno}: invalid JSON ({e.msg})") from None
+            if not isinstance(rec, dict) or self.text_field not in rec:
+                raise UserError(
+                    f"{self.path}:{lineno}: no field {self.text_field!r} (use --text-field)"
+                )
+            text = rec[self.text_field]
+            if not isinstance(text, str):
+                raise UserError(f"{self.path}:{lineno}: field {self.text_field!r} is not text")
+            nb = len(raw)
+            for piece in self._doc_pieces(text, chunk_bytes):
+                yield piece, nb
+                nb = 0
 
     def _parquet_pieces(self, chunk_bytes: int) -> Iterator[tuple[Piece, int]]:
         import pyarrow.parquet as pq
