@@ -254,6 +254,12 @@ def _from_token_file(
     return load(out)
 
 
+# Bumped whenever the ids a tokenization pipeline writes for the same source and
+# tokenizer change (2: cuts only where byte-level BPE ids do not change), so that
+# a cache written by an older pipeline is never reused.
+_PIPELINE_VERSION = 2
+
+
 def _cache_key(source: str, tokenizer: str, options: dict[str, Any]) -> str:
     if source == DEFAULT_CORPUS:
         fp = open_source(source).fingerprint()
@@ -272,7 +278,7 @@ def _cache_key(source: str, tokenizer: str, options: dict[str, Any]) -> str:
                 errors=options.get("errors", "strict"),
             ).fingerprint()
     h = hashlib.blake2b(digest_size=8)
-    h.update(f"{fp}|{tokenizer}|{sorted(options.items())}".encode())
+    h.update(f"v{_PIPELINE_VERSION}|{fp}|{tokenizer}|{sorted(options.items())}".encode())
     return h.hexdigest()
 
 
