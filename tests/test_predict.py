@@ -427,3 +427,28 @@ def test_ten_x_sentence_says_when_it_is_the_extrapolated_law_and_rough():
     assert f"1 - 10^-alpha_D with alpha_D = {a:.3f}" in s
     assert "are that extrapolation" in s
     assert "Treat it as rough: gamma is fitted on only 2 context lengths (n = 1..2)" in s
+
+
+def test_figure_dashes_the_extrapolated_curve_and_keeps_the_axis_on_it(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ent = _ent(reliable_to=5)
+    ent["gamma"] = {**ent["gamma"], "stderr": 1.0, "ci95": [-1.7, 2.3], "window": [1, 5]}
+    pred = sl.theory.predict_from_stats(_corr(), ent, CORPUS, n_boot=200)
+    d = pred.to_dict()
+    L, lo = (np.asarray(d["predicted_loss"][k]) for k in ("loss", "lo"))
+    assert lo.min() < L.min() / 1e3  # a band many decades wide
+    figs = []
+    monkeypatch.setattr(plt, "close", lambda fig: figs.append(fig))
+    pred.plot(tmp_path / "p.png")
+    ax = figs[0].axes[0]
+    y_lo, y_hi = ax.get_ylim()
+    assert L.min() / 10.01 <= y_lo <= L.min() and L.max() <= y_hi <= L.max() * 10.01
+    styles = {ln.get_linestyle() for ln in ax.get_lines() if len(ln.get_xdata()) > 1}
+    assert {"-", "--"} <= styles  # measured part solid, extrapolated part dashed
+    ns = np.asarray(d["horizon"]["n_star"])
+    solid = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-" and len(ln.get_xdata())]
+    assert np.all(ns[: len(solid[0].get_xdata())] <= 5.0 * (1 + 1e-9))

@@ -156,16 +156,40 @@ class Prediction:
         L = np.asarray(self.predicted_loss["loss"], float)
         lo = np.asarray(self.predicted_loss["lo"], float)
         hi = np.asarray(self.predicted_loss["hi"], float)
+        n_star = np.asarray(self.horizon["n_star"], float)
+        trusted = _num((self.ten_x or {}).get("entropy_trusted_to_n"))
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
         ax.fill_between(P, lo, hi, color="tab:blue", alpha=0.2, label="95% band")
         a = self.alpha_D
-        ax.plot(
-            P,
-            L,
-            "-",
-            color="tab:blue",
-            label=f"predicted L(P) = H(n*(P)), alpha_D = {a['value']:.3f} ± {a['stderr']:.3f}",
-        )
+        label = f"predicted L(P) = H(n*(P)), alpha_D = {a['value']:.3f} ± {a['stderr']:.3f}"
+        inside = n_star <= trusted if np.isfinite(trusted) else np.ones(P.size, bool)
+        # Solid where the horizon lies inside the trusted entropies, dashed where the curve
+        # extrapolates H_n with the fitted law (the segments share their end point).
+        if inside.any():
+            k = int(np.flatnonzero(inside)[-1])
+            ax.plot(P[: k + 1], L[: k + 1], "-", color="tab:blue", label=label)
+            label = None
+            rest = slice(k, None)
+        else:
+            rest = slice(0, None)
+        if not inside.all():
+            ax.plot(P[rest], L[rest], "--", color="tab:blue", label=label)
+            ax.plot(
+                [], [], "--", color="tab:blue", label=f"H_n extrapolated beyond n = {trusted:g}"
+            )
+        levels = [L[np.isfinite(L) & (L > 0)]]
+        if self.measured:
+            levels.append(np.asarray(self.measured["loss"], float))
+        levels_all = np.concatenate(levels)
+        levels_all = levels_all[np.isfinite(levels_all) & (levels_all > 0)]
+        if levels_all.size:
+            # The band can span many decades when gamma is poorly constrained; the axis
+            # follows the curve (and the measurements), at most a decade beyond them.
+            band = np.concatenate([lo, hi])
+            band = band[np.isfinite(band) & (band > 0)]
+            y_lo = max(levels_all.min() / 10, band.min() / 1.2 if band.size else 0)
+            y_hi = min(levels_all.max() * 10, band.max() * 1.2 if band.size else np.inf)
+            ax.set_ylim(min(y_lo, levels_all.min() / 1.2), max(y_hi, levels_all.max() * 1.2))
         if self.measured:
             ax.plot(
                 self.measured["P"],
