@@ -22,7 +22,6 @@ if sys.path and sys.path[0].rstrip("/").endswith("benchmarks"):
 import argparse  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
-import sys
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
