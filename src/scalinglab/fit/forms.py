@@ -35,6 +35,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypedDict
 
 import numpy as np
 
@@ -220,7 +221,7 @@ class Form:
                     f"parameter {n!r} is on a log scale but its bounds include negatives"
                 )
             params.append(Param(n, log=is_log, bounds=(lo, hi)))
-        form_name = name or getattr(func, "__name__", "custom")
+        form_name: str = name if name else getattr(func, "__name__", "custom")
         params_t = tuple(params)
         return cls(
             name=form_name,
@@ -328,6 +329,13 @@ def _power_law_grid(lX: np.ndarray, logy: np.ndarray) -> np.ndarray:
     slope, icpt = np.polyfit(lx, logy, 1) if np.ptp(lx) > 0 else (0.0, float(np.mean(logy)))
     alphas = np.concatenate([[-slope], _exponent_grid(lx, 8)])
     return np.column_stack([np.mean(logy) + alphas * np.mean(lx), alphas])
+
+
+class _OffsetSpec(TypedDict):
+    """Keyword arguments shared by :func:`_offset_sum` and :func:`_offset_grid`."""
+
+    e: int
+    pairs: Sequence[tuple[int, int, int]]
 
 
 def _offset_sum(theta, lX, grad, *, e: int, pairs: Sequence[tuple[int, int, int]]):
@@ -619,7 +627,7 @@ def _make_power_law() -> Form:
 
 
 def _make_power_law_offset() -> Form:
-    spec = {"e": 0, "pairs": ((1, 2, 0),)}
+    spec: _OffsetSpec = {"e": 0, "pairs": ((1, 2, 0),)}
     return Form(
         "power_law_offset",
         "L = E + A x^-alpha",
@@ -648,7 +656,7 @@ def _make_chinchilla() -> Form:
 
 
 def _make_dynamical() -> Form:
-    spec = {"e": 0, "pairs": ((1, 2, 0), (3, 4, 1))}
+    spec: _OffsetSpec = {"e": 0, "pairs": ((1, 2, 0), (3, 4, 1))}
     return Form(
         "dynamical",
         "L = L_inf + C_t t^-alpha_t + C_N N^-alpha_N",

@@ -152,6 +152,7 @@ class LogResidualObjective:
         f[bad] = np.inf
         if not grad:
             return f, None
+        assert J is not None  # log_predict returns the Jacobian when grad is True
         g = -np.einsum("spn,sn->sp", J, psi)
         g[bad] = 0.0
         g[~np.isfinite(g)] = 0.0
@@ -165,6 +166,7 @@ class LogResidualObjective:
         """
         with np.errstate(all="ignore"):
             pred, J = self.form.log_predict(theta, self.log_X, True)
+            assert J is not None  # log_predict returns the Jacobian when grad is True
             r = self.logy - pred
             rho, psi = self.loss.rho_psi(r)
             c = np.where(np.abs(r) > 0, psi / np.where(r == 0, 1.0, r), 1.0)
@@ -331,6 +333,7 @@ def lbfgs_batched(
     x = np.clip(x, lo, hi)
     rows = np.arange(S)
     f, g = fun(x, rows, True)
+    assert g is not None  # a BatchObjective returns the gradient when asked
     status = np.where(np.isfinite(f), RUNNING, NONFINITE)
     nit = np.zeros(S, dtype=int)
     s_hist = np.zeros((S, memory, p))
@@ -370,6 +373,7 @@ def lbfgs_batched(
         t = np.ones(ia.size)
         xt = np.clip(xa + d, lo, hi)
         ft, gt = fun(xt, ia, True)
+        assert gt is not None
         ok = ft <= fa + 1e-4 * _dot(ga, xt - xa)
         pend = np.flatnonzero(~ok)
         late = []
@@ -552,6 +556,7 @@ def polish(
 
     def single(theta: np.ndarray):
         f, g = fun(theta[None, :], row, True)
+        assert g is not None
         return float(f[0]), g[0]
 
     p = x0.size

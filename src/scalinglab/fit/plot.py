@@ -84,7 +84,7 @@ def _plot_nd(axes, result: FitResult) -> None:
     data, mask = result.data, result.train_mask
     pred = result.predict_inputs(data.X)
     ax = axes[0]
-    if pred.lo is not None:
+    if pred.lo is not None and pred.hi is not None:  # set together, by a bootstrap
         ax.errorbar(
             pred.y[mask],
             data.y[mask],

@@ -22,8 +22,10 @@ output at once (4 + 4 + 4 B per token) before we clip it to one byte.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import UserError
 
@@ -46,6 +48,7 @@ def _codes(tokens: np.ndarray) -> tuple[np.ndarray, int]:
         uniq = np.unique(x)
         k = int(uniq.size)
         lut = None
+    dt: np.dtype[np.unsignedinteger[Any]]
     if k <= 256:
         width, dt = 1, np.dtype("u1")
     elif k <= 65536:
@@ -79,7 +82,7 @@ def suffix_array(tokens: np.ndarray) -> np.ndarray:
     codes, width = _codes(x)
     nb = n * width
     wide = nb > np.iinfo(np.int32).max
-    out = np.empty(nb, dtype=np.int64 if wide else np.int32)
+    out: npt.NDArray[np.signedinteger[Any]] = np.empty(nb, dtype=np.int64 if wide else np.int32)
     if wide:
         rc = libdivsufsort64.divsufsort64(
             codes.ctypes.data_as(ctypes.c_void_p),

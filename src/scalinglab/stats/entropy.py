@@ -151,6 +151,7 @@ def parse_window(text: str | tuple[int, int] | list[int] | None) -> tuple[int, i
     """Parse ``"lo,hi"`` (or a pair) into an inclusive window of context lengths."""
     if text is None:
         return None
+    parts: list[str | int]
     if isinstance(text, str):
         parts = [p.strip() for p in text.replace(":", ",").split(",") if p.strip()]
     else:
@@ -172,7 +173,9 @@ def _power_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coef[1], coef[0]
 
 
-def _offset_fit(x: np.ndarray, y: np.ndarray, start: tuple[float, float] | None = None):
+def _offset_fit(
+    x: np.ndarray, y: np.ndarray, start: tuple[float, float] | None = None
+) -> tuple[float, float, float, np.ndarray]:
     """Fit ``log y = log(h_inf + A x^-gamma)``; returns (gamma, A, h_inf, residuals).
 
     ``start`` is an initial (gamma, h_inf).
@@ -252,8 +255,10 @@ def fit_gamma(
     s = np.zeros_like(y) if sigma is None else np.nan_to_num(np.asarray(sigma, float)[sel])
     rng = np.random.default_rng(seed)
     k = x.size
+    h_inf: float | None
     if not offset:
-        g, a = _power_fit(x, y)
+        g_fit, a = _power_fit(x, y)
+        g = float(g_fit)
         fitted = a - g * np.log(x)
         res = np.log(y) - fitted
         p = 2
@@ -291,6 +296,7 @@ def fit_gamma(
         residual_rms=float(np.sqrt(np.mean(res**2))),
     )
     if hb is not None:
+        assert h_inf is not None  # both come from the offset fit
         qh = np.percentile(hb, [2.5, 97.5])
         fit.h_inf = float(h_inf)
         fit.h_inf_stderr = float(np.std(hb, ddof=1))
@@ -866,7 +872,7 @@ def entropy(
         levels = prog.add_task("n-gram levels", total=max_n + 1, visible=False) if prog else None
 
         def on_stage(name: str) -> None:
-            if prog is None:
+            if prog is None or stage is None or levels is None:  # all three or none
                 return
             if name == "n-gram levels":
                 prog.update(stage, visible=False)
@@ -875,7 +881,7 @@ def entropy(
                 prog.update(stage, description=name)
 
         def on_level(m: int) -> None:
-            if prog is not None:
+            if prog is not None and levels is not None:
                 prog.update(levels, completed=m)
 
         sweep = count_sweep(

@@ -161,7 +161,9 @@ class Prediction:
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
         ax.fill_between(P, lo, hi, color="tab:blue", alpha=0.2, label="95% band")
         a = self.alpha_D
-        label = f"predicted L(P) = H(n*(P)), alpha_D = {a['value']:.3f} ± {a['stderr']:.3f}"
+        label: str | None = (
+            f"predicted L(P) = H(n*(P)), alpha_D = {a['value']:.3f} ± {a['stderr']:.3f}"
+        )
         inside = n_star <= trusted if np.isfinite(trusted) else np.ones(P.size, bool)
         # Solid where the horizon lies inside the trusted entropies, dashed where the curve
         # extrapolates H_n with the fitted law (the segments share their end point).
