@@ -10,7 +10,7 @@
 #   4. collapse: L_n n^gamma against P / n^(2 beta), and predicted against measured alpha_D,
 #                with the exponents of step 3 and of step 1.
 #
-# About 33 minutes on 2 shared CPU cores (two single-threaded workers; 18 runs). Running it
+# About 15 minutes on 2 CPU cores (30+ when the cores are shared) (two single-threaded workers; 18 runs). Running it
 # again reuses every finished training run. Usage: examples/shakespeare_char.sh [OUT_DIR]
 # A quick check of the pipeline (about a minute):  P=2^10:2^12 MAX_STEPS=30 examples/shakespeare_char.sh /tmp/sc
 set -euo pipefail
