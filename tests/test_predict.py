@@ -45,13 +45,18 @@ def test_predict_recovers_known_beta_and_writes_the_contract(powerlaw_corpus, tm
         powerlaw_corpus,
         out=out,
         lags=list(range(1, 65)),
-        beta_window=(4, 32),
+        first_lag=4,  # the source is a power law from lag 4 (truth.json's power_law_window)
         max_n=16,
         n_boot=200,
         progress=False,
     )
+    # the automatic window: from lag 4 to the last lag resolvable above the noise floor
     assert pred.beta["value"] == pytest.approx(BETA, rel=0.10)
-    assert pred.beta["window"] == [4, 32]
+    corr = pred.correlations
+    lo, hi = pred.beta["window"]
+    lags, ok = np.asarray(corr["lags"]), np.asarray(corr["resolvable"])
+    assert lo == 4 and hi > 16 and ok[(lags >= lo) & (lags <= hi)].all()
+    assert not ok[lags == hi + 1].any()
     g, b = pred.gamma["value"], pred.beta["value"]
     assert pred.alpha_D["value"] == pytest.approx(g / (2 * b), rel=1e-12)
     d = json.loads((out / "prediction.json").read_text())
@@ -76,7 +81,7 @@ def test_predict_recovers_known_beta_and_writes_the_contract(powerlaw_corpus, tm
         powerlaw_corpus,
         out=out,
         lags=list(range(1, 65)),
-        beta_window=(4, 32),
+        first_lag=4,
         max_n=16,
         n_boot=200,
         progress=False,
@@ -126,6 +131,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["predict", "CORPUS", "--boot", "1"], "--boot"),
         (["predict", "CORPUS", "--boot", "-5"], "--boot"),
         (["predict", "CORPUS", "--p-min", "1e13"], "P_min < P_max"),
+        (["predict", "CORPUS", "--first-lag", "0"], "--first-lag"),
     ],
 )
 def test_predict_cli_errors(powerlaw_corpus, tmp_path, args, needle):

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1-64.")] = None,
         max_n: Annotated[int | None, typer.Option(help="Largest context length for H_n.")] = None,
         beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
+        first_lag: Annotated[int, typer.Option(help="First lag of the automatic beta window.")] = 1,
         gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
         entropy_from: Annotated[
             Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
@@ -66,6 +67,7 @@ def register(app: typer.Typer) -> None:
             lags=parse_lags(lags),
             max_n=max_n,
             beta_window=parse_window(beta_window),
+            first_lag=first_lag,
             gamma_window=parse_window(gamma_window),
             entropy_from=entropy_from,
             target_loss=target_loss,

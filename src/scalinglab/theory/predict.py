@@ -653,6 +653,7 @@ def predict(
     lags: list[int] | None = None,
     max_n: int | None = None,
     beta_window: tuple[int, int] | None = None,
+    first_lag: int = 1,
     gamma_window: tuple[int, int] | None = None,
     entropy_from: str | os.PathLike[str] | None = None,
     target_loss: float | None = None,
@@ -669,7 +670,8 @@ def predict(
     ``out/entropy.json`` when they were computed on the same corpus with the same
     settings), then :func:`predict_from_stats`. With ``out`` every result file is
     written there (prediction.json, correlations.json/png, entropy.json/png,
-    prediction.png).
+    prediction.png). ``first_lag`` is the first lag of the automatic beta window
+    (``beta_window`` overrides the window).
     """
     from ..corpus import resolve
     from ..stats import correlations as corr_fn
@@ -681,6 +683,8 @@ def predict(
         raise UserError(f"max_n (--max-n) must be at least 1, got {max_n}")
     if gamma_window is not None and max_n is not None and gamma_window[1] > max_n:
         raise UserError(f"--gamma-window reaches beyond max_n = {max_n} (--max-n)")
+    if first_lag < 1:
+        raise UserError(f"first_lag (--first-lag) must be at least 1, got {first_lag}")
     if not (0 < p_min < p_max):
         raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
     _check_options(context, target_loss, n_boot)
@@ -694,6 +698,7 @@ def predict(
     corr_settings = {
         "lags": lags,
         "beta_window": list(beta_window) if beta_window else None,
+        "first_lag": first_lag,
         "seed": seed,
     }
     ent_settings = {
@@ -708,7 +713,14 @@ def predict(
     if corr_d is not None:
         info(f"reusing {out} (same corpus and settings): correlations.json")
     else:
-        cres = corr_fn(c, lags=lags, beta_window=beta_window, seed=seed, progress=progress)
+        cres = corr_fn(
+            c,
+            lags=lags,
+            beta_window=beta_window,
+            first_lag=first_lag,
+            seed=seed,
+            progress=progress,
+        )
         corr_d = _jsonable({**cres.to_dict(), "corpus": desc, "predict_settings": corr_settings})
         if out_p:
             cres.save(out_p)
