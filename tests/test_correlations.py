@@ -623,3 +623,18 @@ def test_the_default_window_recovers_a_known_beta(beta):
     assert "sqrt(norm^2 - floor^2)" in d["beta_rule"] and d["settings"]["debias_beta"]
     raw = correlations(x, first_lag=lo, n_boot=0, debias_beta=False, progress=False)
     assert "raw norms" in raw.beta_rule and "debiased" not in raw.beta.method
+
+
+def test_without_shuffles_the_operator_beta_is_fitted_raw():
+    """No shuffled floor for the operator norm: its beta is the raw-norm fit, and its
+    method does not claim a debiasing; the Frobenius beta is debiased by its analytic floor."""
+    from scalinglab.synth.markov import PowerLawSource
+
+    x = PowerLawSource(vocab_size=2, beta=0.8, tau_min=1.0, tau_max=1e4).sample(200_000, seed=3)
+    kw = dict(first_lag=4, n_shuffles=0, n_boot=50, progress=False)
+    res = correlations(x, **kw)
+    raw = correlations(x, debias_beta=False, **kw)
+    assert res.beta.value is not None and res.beta.value == raw.beta.value
+    assert "debiased" not in res.beta.method
+    assert "debiased" in res.beta_frobenius.method
+    assert "debiased" not in raw.beta_frobenius.method

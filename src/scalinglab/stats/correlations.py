@@ -440,25 +440,24 @@ def _beta_fit(
             return PowerLawFit.undefined(reason)
     use_se = se if np.isfinite(se).any() else None
     yf, sef, repf = y, use_se, reps
+    # Without any floor (no shuffles: the operator norm) the raw norms are fitted.
+    debiased = False
     if floor is not None and np.isfinite(floor).any():
         yf, sef, repf = _debias(y, use_se, reps, floor)
+        debiased = True
     try:
-        fit = fit_power_law(
-            lags, yf, sef, window=window, n_boot=n_boot, seed=seed, replicates=repf,
-            detect_break=sef is None,
-        )  # fmt: skip
         if sef is not None:
             # The error of log y is sigma / E[y]: relative errors taken from the
             # noisy y itself give upward fluctuations more weight (flattening the
-            # slope where the errors are large), so they come from the first fit.
-            fit = fit_power_law(
-                lags, yf, sef * yf / fit(lags), window=window, n_boot=n_boot, seed=seed,
-                replicates=repf,
-            )  # fmt: skip
+            # slope where the errors are large), so they come from a first fit,
+            # of which only the fitted norms are used (no bootstrap).
+            first = fit_power_law(lags, yf, sef, window=window, n_boot=0, detect_break=False)
+            sef = sef * yf / first(lags)
+        fit = fit_power_law(lags, yf, sef, window=window, n_boot=n_boot, seed=seed, replicates=repf)
     except UserError as e:
         warnings.append(f"{name} is undefined: {e}")
         return PowerLawFit.undefined(str(e))
-    if floor is not None:
+    if debiased:
         fit.method += (
             "; norms debiased for the noise floor, sqrt(norm^2 - floor^2), with their "
             "errors and replicates linearised"
