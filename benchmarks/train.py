@@ -33,7 +33,13 @@ import torch.nn.functional as F  # noqa: E402
 
 import scalinglab as sl  # noqa: E402
 from scalinglab.train.model import GPT, ModelConfig  # noqa: E402
-from scalinglab.train.trainer import TrainConfig, _autocast, resolve_device, train  # noqa: E402
+from scalinglab.train.trainer import (  # noqa: E402
+    TrainConfig,
+    _autocast,
+    _sync,
+    resolve_device,
+    train,
+)
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny-shakespeare.txt"
 
@@ -75,7 +81,7 @@ def bare_loop(c, mc: ModelConfig, cfg: TrainConfig, device: torch.device) -> flo
     g = torch.Generator().manual_seed(0)
     starts = torch.randint(0, cfg.P - T - 1, (cfg.max_steps, B), generator=g)
     ar = torch.arange(T + 1)
-    sync(device)
+    _sync(device)
     t0 = time.perf_counter()
     for s in range(cfg.max_steps):
         xy = data[(starts[s][:, None] + ar).to(device)]
@@ -86,15 +92,8 @@ def bare_loop(c, mc: ModelConfig, cfg: TrainConfig, device: torch.device) -> flo
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-    sync(device)
+    _sync(device)
     return cfg.max_steps * B * T / (time.perf_counter() - t0)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def main() -> None:
