@@ -260,8 +260,12 @@ def _amplitudes(
     return np.exp(loga)
 
 
-def _check_options(context: int | None, target_loss: float | None, n_boot: int) -> None:
+def _check_options(
+    context: int | None, target_loss: float | None, n_boot: int, p_min: float, p_max: float
+) -> None:
     """Reject bad options before any work (a bad option must not fail after counting)."""
+    if not (0 < p_min < p_max):
+        raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
     if context is not None and context < 1:
         raise UserError(f"--context must be a positive number of tokens, got {context}")
     if target_loss is not None and not (np.isfinite(target_loss) and target_loss > 0):
@@ -296,9 +300,7 @@ def predict_from_stats(
     target_loss : float, optional
         Report the tokens needed to reach this loss (nats).
     """
-    if not (0 < p_min < p_max):
-        raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
-    _check_options(context, target_loss, n_boot)
+    _check_options(context, target_loss, n_boot, p_min, p_max)
     rng = np.random.default_rng(seed)
     warnings: list[str] = [f"correlations: {w}" for w in corr.get("warnings", [])]
     warnings += [f"entropy: {w}" for w in ent.get("warnings", [])]
@@ -685,9 +687,7 @@ def predict(
         raise UserError(f"--gamma-window reaches beyond max_n = {max_n} (--max-n)")
     if first_lag < 1:
         raise UserError(f"first_lag (--first-lag) must be at least 1, got {first_lag}")
-    if not (0 < p_min < p_max):
-        raise UserError(f"need 0 < P_min < P_max, got {p_min}, {p_max}")
-    _check_options(context, target_loss, n_boot)
+    _check_options(context, target_loss, n_boot, p_min, p_max)
     if entropy_from is not None:
         load_external_losses(entropy_from)
     if compare_measured is not None:
