@@ -23,6 +23,8 @@ import numpy as np
 from ..errors import UserError
 
 FORMS = {"no_offset": "L = A (P/P0)^-alpha", "with_offset": "L = E + A (P/P0)^-alpha"}
+# The fits keep |alpha| within this bound (a fit that reaches it is not determined).
+ALPHA_LIMIT = 10.0
 
 
 @dataclass
@@ -95,8 +97,8 @@ def _jacobian(theta: np.ndarray, x: np.ndarray, offset: bool) -> np.ndarray:
 def _solve(x: np.ndarray, y: np.ndarray, offset: bool, starts: list[np.ndarray]):
     from scipy.optimize import least_squares
 
-    lo = np.array([-np.inf, -10.0] + ([0.0] if offset else []))
-    hi = np.array([np.inf, 10.0] + ([float(np.exp(y.min())) * (1 - 1e-9)] if offset else []))
+    lo = np.array([-np.inf, -ALPHA_LIMIT] + ([0.0] if offset else []))
+    hi = np.array([np.inf, ALPHA_LIMIT] + ([float(np.exp(y.min())) * (1 - 1e-9)] if offset else []))
     best = None
     for start in starts:
         start = np.clip(start, lo + 1e-12, hi - 1e-12)

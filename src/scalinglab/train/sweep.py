@@ -41,7 +41,7 @@ from .._io import read_json, write_json
 from .._progress import make_progress
 from ..corpus.core import TokenCorpus, load
 from ..errors import UserError
-from .powerlaw import PowerLawFit, fit_power_law
+from .powerlaw import ALPHA_LIMIT, PowerLawFit, fit_power_law
 
 RUN_FORMAT = 1
 #: TrainConfig fields that change where or how fast a run executes but not its result.
@@ -396,7 +396,7 @@ def _fit_curve(
             warnings.append(
                 "alpha_D (with offset): E is at its lower bound 0: the fit is the plain power law"
             )
-        elif off.E >= (1 - 1e-6) * l_min or abs(off.alpha) >= 10 * (1 - 1e-6):
+        elif off.E >= (1 - 1e-6) * l_min or abs(off.alpha) >= ALPHA_LIMIT * (1 - 1e-6):
             warnings.append(
                 f"alpha_D (with offset): the fit ran to the limit of its range (E = {off.E:.4g}, "
                 f"alpha = {off.alpha:.3g}); these points do not determine an offset"
