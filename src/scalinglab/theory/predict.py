@@ -179,7 +179,7 @@ class Prediction:
             ax.plot(
                 [], [], "--", color="tab:blue", label=f"H_n extrapolated beyond n = {trusted:g}"
             )
-        levels = [L[np.isfinite(L) & (L > 0)]]
+        levels = [L]
         if self.measured:
             levels.append(np.asarray(self.measured["loss"], float))
         levels_all = np.concatenate(levels)
