@@ -102,6 +102,14 @@ def test_iid_tokens_give_no_law_and_say_why(tmp_path):
         assert sub <= set(d[key]), (key, sub - set(d[key]))
 
 
+def test_a_corpus_too_short_for_max_n_fails_before_any_file(tmp_path):
+    x = np.random.default_rng(0).integers(0, 4, size=5_000)
+    c = sl.corpus.TokenCorpus.from_array(x, 4)
+    with pytest.raises(sl.errors.UserError, match="too few for max_n"):
+        sl.theory.predict(c, out=tmp_path / "o", max_n=4000, n_boot=10, progress=False)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "scalinglab.cli", *args],

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from .entropy import DEFAULT_MAX_N
+
 
 class Only(StrEnum):
     correlations = "correlations"
@@ -47,7 +49,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(help="Fit beta to sqrt(norm^2 - floor^2) (--no-debias-beta: raw norms)."),
         ] = True,
-        max_n: Annotated[int, typer.Option(help="Largest context length for H_n.")] = 32,
+        max_n: Annotated[int, typer.Option(help="Largest context length for H_n.")] = DEFAULT_MAX_N,
         entropy_from: Annotated[
             Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
         ] = None,

@@ -59,6 +59,7 @@ __all__ = [
     "entropy",
     "fit_gamma",
     "load_external_losses",
+    "DEFAULT_MAX_N",
     "check_corpus_size",
     "parse_window",
     "reliability",
@@ -70,6 +71,8 @@ ESTIMATORS = ("grassberger", "miller-madow", "plugin")
 #: Default cap on training tokens: the suffix array of 1e8 tokens needs about
 #: 20 bytes per token at peak (benchmarks/entropy.py: 19.4-19.9 B/token at 1e7), 2 GB.
 DEFAULT_MAX_TOKENS = 100_000_000
+# Largest context length n of H_n when none is given (the stats verb's default too).
+DEFAULT_MAX_N = 32
 
 #: Absolute floor of the reliability tolerances (nats), for near-deterministic sources
 #: where a relative tolerance on H_n ~ 0 can never be met.
@@ -767,7 +770,7 @@ def _subsample_documents(corpus, max_tokens: int, seed: int) -> tuple[np.ndarray
 
 def entropy(
     corpus: Any,
-    max_n: int = 32,
+    max_n: int = DEFAULT_MAX_N,
     *,
     estimator: str = "auto",
     reliability_tol: float = 0.05,

@@ -678,7 +678,7 @@ def predict(
     from ..corpus import resolve
     from ..stats import correlations as corr_fn
     from ..stats import entropy as ent_fn
-    from ..stats.entropy import load_external_losses
+    from ..stats.entropy import DEFAULT_MAX_N, check_corpus_size, load_external_losses
 
     # Cheap checks first: a bad option must not fail after minutes of counting.
     if max_n is not None and max_n < 1:
@@ -693,6 +693,8 @@ def predict(
     if compare_measured is not None:
         load_measured(compare_measured)
     c = resolve(corpus, tokenizer)
+    # A corpus too short for the entropy engine fails here, before correlations.json.
+    check_corpus_size(c, max_n if max_n is not None else DEFAULT_MAX_N)
     desc = c.describe()
     out_p = Path(out) if out is not None else None
     corr_settings = {
