@@ -442,6 +442,36 @@ def test_resolve_cache_is_keyed_by_source_and_tokenizer(tmp_path: Path) -> None:
     assert sl.corpus.load(a.path).content_hash != b.content_hash
 
 
+def test_resolve_cache_is_keyed_by_the_source_content(tmp_path: Path) -> None:
+    """Touching a source reuses its entry; an edit that keeps size and mtime does not."""
+    import os
+
+    src = tmp_path / "s.txt"
+    src.write_text("abab")
+    a = sl.corpus.resolve(src, "char")
+    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))
+    assert sl.corpus.resolve(src, "char").path == a.path  # same bytes: same entry
+    st_ = src.stat()
+    src.write_text("baba")
+    os.utime(src, ns=(st_.st_atime_ns, st_.st_mtime_ns))  # size and mtime as before
+    b = sl.corpus.resolve(src, "char")
+    assert b.path != a.path and b.decode() == "baba"
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "s.txt").write_text("baba")
+    assert (
+        sl.corpus.resolve(copy / "s.txt", "char").path.name.split("-")[-1]
+        == (b.path.name.split("-")[-1])
+    )  # a copy elsewhere has the same key
+    npy = tmp_path / "t.npy"
+    np.save(npy, np.arange(10))
+    c = sl.corpus.resolve(npy)
+    st_ = npy.stat()
+    np.save(npy, np.arange(10)[::-1])
+    os.utime(npy, ns=(st_.st_atime_ns, st_.st_mtime_ns))
+    assert sl.corpus.resolve(npy).path != c.path
+
+
 def test_other_corpus_in_out_is_refused_before_any_work(txt: Path, tmp_path: Path, monkeypatch):
     import scalinglab.corpus.build as build
 

@@ -22,7 +22,14 @@ from .._io import read_json
 from .._progress import info, make_progress
 from ..errors import UserError
 from .core import CorpusWriter, TokenCorpus, dtype_for_vocab, is_corpus_dir, load
-from .sources import CHUNK_BYTES, DEFAULT_CORPUS, TextSource, first_safe_break, open_source
+from .sources import (
+    CHUNK_BYTES,
+    DEFAULT_CORPUS,
+    TextSource,
+    file_digest,
+    first_safe_break,
+    open_source,
+)
 from .tokenizers import ByteTokenizer, CharTokenizer, HFTokenizer, Tokenizer, parse_spec
 
 DEFAULT_TOKENIZER = "bpe:8192"
@@ -261,6 +268,11 @@ _PIPELINE_VERSION = 2
 
 
 def _cache_key(source: str, tokenizer: str, options: dict[str, Any]) -> str:
+    """Key of a raw source's cache entry: a hash of the source's content and the tokenizer.
+
+    The built-in python-stdlib is keyed by its files' paths, sizes and modification
+    times (it belongs to the running Python and changes only with it).
+    """
     if source == DEFAULT_CORPUS:
         fp = open_source(source).fingerprint()
     else:
@@ -268,15 +280,14 @@ def _cache_key(source: str, tokenizer: str, options: dict[str, Any]) -> str:
         if not p.exists():
             raise UserError(f"source not found: {p}")
         if p.is_file() and p.suffix.lower() in (".bin", ".npy"):
-            st = p.stat()
-            fp = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+            fp = f"{p.suffix.lower()}|{file_digest(p)}"
         else:
             fp = open_source(
                 source,
                 glob=options.get("glob"),
                 text_field=options.get("text_field", "text"),
                 errors=options.get("errors", "strict"),
-            ).fingerprint()
+            ).content_digest()
     h = hashlib.blake2b(digest_size=8)
     h.update(f"v{_PIPELINE_VERSION}|{fp}|{tokenizer}|{sorted(options.items())}".encode())
     return h.hexdigest()
@@ -291,7 +302,7 @@ def resolve(
 
     ``None`` means the built-in default corpus (python-stdlib, bpe:8192); a
     directory with meta.json is loaded as is; anything else is a raw source,
-    tokenized once into a cache keyed by the source's fingerprint and the
+    tokenized once into a cache keyed by a hash of the source's content and the
     tokenizer, so a second call reuses it.
     """
     if isinstance(corpus, TokenCorpus):
