@@ -693,8 +693,9 @@ def predict(
     if compare_measured is not None:
         load_measured(compare_measured)
     c = resolve(corpus, tokenizer)
+    n_max = DEFAULT_MAX_N if max_n is None else max_n
     # A corpus too short for the entropy engine fails here, before correlations.json.
-    check_corpus_size(c, max_n if max_n is not None else DEFAULT_MAX_N)
+    check_corpus_size(c, n_max)
     desc = c.describe()
     out_p = Path(out) if out is not None else None
     corr_settings = {
@@ -731,15 +732,14 @@ def predict(
     if ent_d is not None:
         info(f"reusing {out} (same corpus and settings): entropy.json")
     else:
-        kw: dict[str, Any] = {
-            "gamma_window": gamma_window,
-            "entropy_from": entropy_from,
-            "seed": seed,
-            "progress": progress,
-        }
-        if max_n is not None:
-            kw["max_n"] = max_n
-        eres = ent_fn(c, **kw)
+        eres = ent_fn(
+            c,
+            max_n=n_max,
+            gamma_window=gamma_window,
+            entropy_from=entropy_from,
+            seed=seed,
+            progress=progress,
+        )
         ent_d = _jsonable({**eres.to_dict(), "corpus": desc, "predict_settings": ent_settings})
         if out_p:
             eres.save(out_p)
