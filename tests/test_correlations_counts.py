@@ -64,6 +64,27 @@ def test_reversal_transposes_the_covariance(case):
     assert a["operator_norm"] == pytest.approx(np.linalg.norm(c, 2), rel=1e-9, abs=1e-14)
 
 
+@pytest.mark.parametrize(
+    ("v", "xs", "lag"),
+    [
+        (5, [0] * 11 + [1], 1),  # every left member is 0: J's row 0 is pR, so C = 0
+        (3, [0, 0, 1, 1, 1, 2] + [0] * 11, 6),  # every right member is 0: C = 0
+    ],
+)
+def test_a_zero_covariance_has_zero_norms(v, xs, lag):
+    x = np.asarray(xs)
+    for seq in (x, x[::-1].copy(), (x + 1) % v, (v - 1) - x, (x + 2) % v):
+        t = count_pairs(seq, lag, vocab_size=v)
+        assert np.abs(t.to_dense() / t.pairs - np.outer(*_marginals(t))).max() < 1e-15
+        n = covariance_norms(t, top_k=1)
+        assert n["frobenius"] <= 1e-15 and n["operator_norm"] <= 1e-15
+
+
+def _marginals(t):
+    d = t.to_dense() / t.pairs
+    return d.sum(axis=1), d.sum(axis=0)
+
+
 @settings(max_examples=40, deadline=None)
 @given(sequences, st.data())
 def test_chunk_tables_add_up(case, data):

@@ -87,19 +87,26 @@ def frobenius_norm(
         ||C||_F^2 = sum_{(i,j) in nz} (J_ij / M - pL_i pR_j)^2
                   + sum_i pL_i^2 (sum_j pR_j^2 - sum_{j : (i,j) in nz} pR_j^2)
 
-    The first sum has no cancellation; the second is the exact mass of the
-    rank-one term on the empty cells, accumulated row by row.
+    The first sum has no cancellation; the second is the mass of the
+    rank-one term on the empty cells, accumulated row by row. A row that
+    occupies every column with ``pR_j > 0`` has no empty cell that carries
+    mass: its term is exactly 0 (the subtraction would leave a rounding
+    residue of order 1e-17, whose square root, 1e-8, would be read as a norm).
     """
     m = table.pairs
     if m == 0:
         return 0.0
     rows = table.rows if rows is None else rows
     cols = table.cols if cols is None else cols
+    vsz = table.vocab_size
     prc = pr[cols]
     diff = table.counts / m - pl[rows] * prc
     occupied = float(np.dot(diff, diff))
-    row_mass = np.bincount(rows, weights=prc * prc, minlength=table.vocab_size)
-    empty = float(np.dot(pl * pl, np.maximum(np.dot(pr, pr) - row_mass, 0.0)))
+    row_mass = np.bincount(rows, weights=prc * prc, minlength=vsz)
+    # Occupied cells are distinct and each lies in a column with pR_j > 0.
+    full = np.bincount(rows, minlength=vsz) == int(np.count_nonzero(pr > 0))
+    missing = np.where(full, 0.0, np.maximum(np.dot(pr, pr) - row_mass, 0.0))
+    empty = float(np.dot(pl * pl, missing))
     return float(np.sqrt(occupied + empty))
 
 
