@@ -361,3 +361,13 @@ def test_heldout_shorter_than_one_block(ckpt: Path, tmp_path: Path):
 def test_bad_settings(ckpt: Path, docs: Path, kwargs: dict, message: str):
     with pytest.raises(UserError, match=message):
         score_checkpoint(ckpt, docs, **kwargs)
+
+
+def test_pytorch_model_bin_weights(ckpt: Path, docs: Path, tmp_path: Path):
+    d = _copy(ckpt, tmp_path)
+    model = GPT2LMHeadModel.from_pretrained(d, local_files_only=True)
+    torch.save(model.state_dict(), d / "pytorch_model.bin")
+    (d / "model.safetensors").unlink()
+    a = score_checkpoint(ckpt, docs, context=16, device="cpu")
+    b = score_checkpoint(d, docs, context=16, device="cpu")
+    np.testing.assert_allclose(b.loss, a.loss, rtol=0, atol=1e-9)
