@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..train.reference import DEFAULT_BUDGET_S
+
 
 def register(app: typer.Typer) -> None:
     """Add ``scalinglab predict``."""
@@ -31,9 +33,35 @@ def register(app: typer.Typer) -> None:
         beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
         first_lag: Annotated[int, typer.Option(help="First lag of the automatic beta window.")] = 1,
         gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
+        entropy: Annotated[
+            str,
+            typer.Option(
+                help="Where H_n comes from: counts, model (a trained model's per-position "
+                "losses) or auto (model when the count-based reliable window holds < 5 "
+                "context lengths and PyTorch is installed)."
+            ),
+        ] = "auto",
         entropy_from: Annotated[
-            Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
+            Path | None,
+            typer.Option(
+                help="A model's per-position losses (JSON/CSV) or a local Hugging Face "
+                "checkpoint directory (config.json, weights, tokenizer.json)."
+            ),
         ] = None,
+        budget: Annotated[
+            float,
+            typer.Option(help="Wall seconds for training the reference model (entropy=model)."),
+        ] = DEFAULT_BUDGET_S,
+        calibrate: Annotated[
+            str | None,
+            typer.Option(
+                help="Fix the horizon's threshold constant with one data-limited run at P0 "
+                "tokens (e.g. 2^12)."
+            ),
+        ] = None,
+        device: Annotated[
+            str, typer.Option(help="Device for model training/scoring: auto, cpu, cuda, mps.")
+        ] = "auto",
         target_loss: Annotated[
             float | None, typer.Option(help="Report the tokens needed to reach this loss.")
         ] = None,
@@ -69,7 +97,11 @@ def register(app: typer.Typer) -> None:
             beta_window=parse_window(beta_window),
             first_lag=first_lag,
             gamma_window=parse_window(gamma_window),
+            entropy=entropy,
             entropy_from=entropy_from,
+            budget=budget,
+            calibrate=_parse_p0(calibrate),
+            device=device,
             target_loss=target_loss,
             compare_measured=compare_measured,
             p_min=p_min,
@@ -86,6 +118,8 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         out_console.print(pred.sentence(), highlight=False)
+        for line in pred.entropy_lines():
+            out_console.print(line, highlight=False)
         if pred.ok and pred.ten_x:
             out_console.print(
                 f"horizon: n*(P) = {pred.ten_x['n_star']:.3g} tokens at P = "
@@ -93,6 +127,15 @@ def register(app: typer.Typer) -> None:
                 f"{pred.horizon['assumption']}",
                 highlight=False,
             )
+            cal = pred.horizon.get("calibration")
+            if cal:
+                out_console.print(
+                    f"calibrated at P0 = {cal['P0']:.4g} tokens (measured loss {cal['loss']:.3f} "
+                    f"nats): threshold constant {cal['threshold_constant']:.3g}, horizon "
+                    f"n*(P0) = {cal['n_star_at_P0']:.3g} instead of "
+                    f"{cal['n_star_uncalibrated_at_P0']:.3g}; the curve uses the calibrated one",
+                    highlight=False,
+                )
         if pred.target:
             t = pred.target
             if t.get("P") is not None:
@@ -116,6 +159,20 @@ def register(app: typer.Typer) -> None:
             "correlations.json/png, entropy.json/png)",
             highlight=False,
         )
+
+
+def _parse_p0(text: str | None) -> int | None:
+    """``--calibrate`` as a token count: an integer or ``2^k``."""
+    if text is None:
+        return None
+    from ..train.sweep import parse_int_list
+
+    values = parse_int_list(text)
+    if len(values) != 1:
+        from ..errors import UserError
+
+        raise UserError(f"--calibrate takes one token count P0, got {text!r}")
+    return values[0]
 
 
 def _ci(ci: object) -> str:

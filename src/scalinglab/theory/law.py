@@ -61,7 +61,13 @@ def tokens_for_horizon(
 
 
 def entropy_at(
-    n: ArrayLike, n_meas: ArrayLike, h_meas: ArrayLike, n_last: float, gamma: ArrayLike
+    n: ArrayLike,
+    n_meas: ArrayLike,
+    h_meas: ArrayLike,
+    n_last: float,
+    gamma: ArrayLike,
+    h_inf: ArrayLike = 0.0,
+    offset: bool = False,
 ) -> np.ndarray:
     """``H`` at real-valued context lengths ``n``, for each replicate.
 
@@ -78,6 +84,12 @@ def entropy_at(
         ``H_n = H_{n_last} (n / n_last)^-gamma``.
     gamma : float or array ``(B,)``
         Exponent of ``H_n ~ n^-gamma``.
+    h_inf : float or array ``(B,)``
+        Entropy rate ``H_inf`` (nats): the extrapolation never falls below it.
+    offset : bool
+        Extrapolate ``H_n = H_inf + (H_{n_last} - H_inf) (n / n_last)^-gamma`` (the
+        law with an offset) instead of ``H_{n_last} (n / n_last)^-gamma``; either way
+        the result is at least ``H_inf``.
 
     Returns
     -------
@@ -92,6 +104,7 @@ def entropy_at(
     h = np.atleast_2d(np.asarray(h_meas, dtype=float))[:, n_meas <= n_last]
     nm = n_meas[n_meas <= n_last]
     g = np.atleast_1d(np.asarray(gamma, dtype=float))
+    hinf = np.atleast_1d(np.asarray(h_inf, dtype=float))
     x_all = np.atleast_2d(np.asarray(n, dtype=float))
     rows = max(h.shape[0], g.shape[0], x_all.shape[0])
     out = np.empty((rows, x_all.shape[1]))
@@ -100,6 +113,7 @@ def entropy_at(
         hr = h[r % h.shape[0]]
         x = x_all[r % x_all.shape[0]]
         gr = g[r % g.shape[0]]
+        fl = float(hinf[r % hinf.shape[0]])
         val = np.empty_like(x)
         small = x < 1
         h1 = hr[pos][0] if pos.any() else hr[-1]
@@ -108,7 +122,11 @@ def entropy_at(
         if mid.any():
             val[mid] = np.exp(np.interp(np.log(x[mid]), np.log(nm[pos]), np.log(hr[pos])))
         beyond = ~small & ~mid
-        val[beyond] = hr[-1] * (x[beyond] / max(nm[-1], 1.0)) ** (-gr)
+        decay = (x[beyond] / max(nm[-1], 1.0)) ** (-gr)
+        if offset:
+            val[beyond] = fl + (hr[-1] - fl) * decay
+        else:
+            val[beyond] = np.maximum(hr[-1] * decay, fl)
         out[r] = val
     return out
 

@@ -15,16 +15,28 @@ where it is reliable. From them (REFERENCE 1.4):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._io import _jsonable, atomic_path, read_json, write_json
+from .._io import _jsonable, read_json, write_json
 from .._progress import info
 from ..errors import UserError
+from ..stats.model_losses import ModelLosses
+from ..train.reference import DEFAULT_BUDGET_S
+from .calibrate import calibrate_horizon, check_calibration_p0, run_calibration
+from .entropy_source import (
+    check_entropy_options,
+    is_checkpoint,
+    model_losses,
+    torch_available,
+    wants_model,
+)
 from .law import alpha_from, entropy_at, horizon, tokens_for_horizon
+from .model_gamma import MIN_BINS, combine_with_counts, model_gamma
+from .prediction import Prediction, _num
 
 #: A window with fewer points than this triggers a warning.
 MIN_WINDOW_POINTS = 5
@@ -41,183 +53,6 @@ HORIZON_ASSUMPTION = (
     "this corpus (shuffled surrogates, floor x sqrt(pairs)); the threshold constant is 1 "
     "(a lag becomes usable when its signal reaches the noise)."
 )
-
-
-def _num(x: Any) -> float:
-    return float("nan") if x is None else float(x)
-
-
-@dataclass
-class Prediction:
-    """A predicted data-limited scaling law; ``to_dict()`` is prediction.json."""
-
-    corpus: dict[str, Any]
-    correlations: dict[str, Any]
-    entropy: dict[str, Any]
-    beta: dict[str, Any]
-    gamma: dict[str, Any]
-    alpha_D: dict[str, Any]
-    horizon: dict[str, Any]
-    predicted_loss: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    context: int | None = None
-    target: dict[str, Any] | None = None
-    measured: dict[str, Any] | None = None
-    ten_x: dict[str, Any] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.alpha_D.get("value") is not None and np.isfinite(_num(self.alpha_D["value"]))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {
-            "corpus": self.corpus,
-            "correlations": self.correlations,
-            "entropy": self.entropy,
-            "beta": self.beta,
-            "gamma": self.gamma,
-            "alpha_D": self.alpha_D,
-            "horizon": self.horizon,
-            "predicted_loss": self.predicted_loss,
-            "warnings": list(self.warnings),
-            "context": self.context,
-            "ten_x": self.ten_x,
-        }
-        if self.target is not None:
-            d["target"] = self.target
-        if self.measured is not None:
-            d["measured"] = self.measured
-        return d
-
-    def sentence(self) -> str:
-        """One plain sentence on what 10x more data buys."""
-        if not self.ok or not self.ten_x:
-            return "No data-limited law could be predicted for this corpus (see warnings)."
-        t = self.ten_x
-        head = (
-            f"10x more data (from {t['P']:.3g} to {10 * t['P']:.3g} tokens) lowers the loss by "
-            f"about {t['percent']:.1f}% (95% band {t['percent_ci95'][0]:.1f}-"
-            f"{t['percent_ci95'][1]:.1f}%"
-        )
-        n_star, trusted = t.get("n_star"), t.get("entropy_trusted_to_n")
-        short = t.get("short_windows") or []
-        rough = f" Treat it as rough: {' and '.join(short)}." if short else ""
-        if n_star is not None and trusted is not None and n_star > trusted:
-            # Both horizons beyond the measured entropies: the percentage is the law's own
-            # 1 - 10^-alpha_D, and the levels are extrapolated; say so rather than imply
-            # a measurement.
-            return (
-                f"{head}) if H_n ~ n^-gamma holds from n = {trusted:g} out to the horizon "
-                f"n* = {n_star:.3g}: that is 1 - 10^-alpha_D with alpha_D = "
-                f"{t.get('alpha_D', self.alpha_D['value']):.3f}, and the levels, "
-                f"{t['loss']:.3g} to {t['loss_10x']:.3g} nats, are that extrapolation.{rough}"
-            )
-        return f"{head}; from {t['loss']:.3f} to {t['loss_10x']:.3f} nats).{rough}"
-
-    def summary_table(self) -> Any:
-        """A Rich table of beta, gamma and alpha_D with intervals and windows."""
-        from rich.table import Table
-
-        t = Table(title=f"data-limited scaling law of {self.corpus.get('source')}")
-        for col in ("quantity", "value", "± stderr", "95% interval", "window"):
-            t.add_column(col)
-
-        def row(name: str, d: dict[str, Any], window: str) -> None:
-            v, se, ci = d.get("value"), d.get("stderr"), d.get("ci95") or [None, None]
-            if v is None:
-                t.add_row(name, "undefined", "", "", window)
-                return
-            ci_s = f"[{_num(ci[0]):.3f}, {_num(ci[1]):.3f}]" if ci[0] is not None else ""
-            t.add_row(name, f"{v:.3f}", f"{_num(se):.3f}", ci_s, window)
-
-        bw = self.beta.get("window") or [None, None]
-        gw = self.gamma.get("window") or [None, None]
-        row("beta (correlations ~ n^-beta)", self.beta, f"lags {bw[0]}..{bw[1]}")
-        row("gamma (H_n ~ n^-gamma)", self.gamma, f"n {gw[0]}..{gw[1]}")
-        row("alpha_D = gamma / (2 beta)", self.alpha_D, "")
-        return t
-
-    def save(self, out_dir: str | os.PathLike[str]) -> list[Path]:
-        """Write prediction.json and prediction.png (predicted curve with band and horizon)."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [write_json(out / "prediction.json", self.to_dict())]
-        if self.ok:
-            paths.append(self.plot(out / "prediction.png"))
-        return paths
-
-    def plot(self, path: str | os.PathLike[str]) -> Path:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        P = np.asarray(self.predicted_loss["P"], float)
-        L = np.asarray(self.predicted_loss["loss"], float)
-        lo = np.asarray(self.predicted_loss["lo"], float)
-        hi = np.asarray(self.predicted_loss["hi"], float)
-        n_star = np.asarray(self.horizon["n_star"], float)
-        trusted = _num((self.ten_x or {}).get("entropy_trusted_to_n"))
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
-        ax.fill_between(P, lo, hi, color="tab:blue", alpha=0.2, label="95% band")
-        a = self.alpha_D
-        label: str | None = (
-            f"predicted L(P) = H(n*(P)), alpha_D = {a['value']:.3f} ± {a['stderr']:.3f}"
-        )
-        inside = n_star <= trusted if np.isfinite(trusted) else np.ones(P.size, bool)
-        # Solid where the horizon lies inside the trusted entropies, dashed where the curve
-        # extrapolates H_n with the fitted law (the segments share their end point).
-        if inside.any():
-            k = int(np.flatnonzero(inside)[-1])
-            ax.plot(P[: k + 1], L[: k + 1], "-", color="tab:blue", label=label)
-            label = None
-            rest = slice(k, None)
-        else:
-            rest = slice(0, None)
-        if not inside.all():
-            ax.plot(P[rest], L[rest], "--", color="tab:blue", label=label)
-            ax.plot(
-                [], [], "--", color="tab:blue", label=f"H_n extrapolated beyond n = {trusted:g}"
-            )
-        levels = [L]
-        if self.measured:
-            levels.append(np.asarray(self.measured["loss"], float))
-        levels_all = np.concatenate(levels)
-        levels_all = levels_all[np.isfinite(levels_all) & (levels_all > 0)]
-        if levels_all.size:
-            # The band can span many decades when gamma is poorly constrained; the axis
-            # follows the curve (and the measurements), at most a decade beyond them.
-            band = np.concatenate([lo, hi])
-            band = band[np.isfinite(band) & (band > 0)]
-            y_lo = max(levels_all.min() / 10, band.min() / 1.2 if band.size else 0)
-            y_hi = min(levels_all.max() * 10, band.max() * 1.2 if band.size else np.inf)
-            ax.set_ylim(min(y_lo, levels_all.min() / 1.2), max(y_hi, levels_all.max() * 1.2))
-        if self.measured:
-            ax.plot(
-                self.measured["P"],
-                self.measured["loss"],
-                "o",
-                color="k",
-                label=f"measured (alpha_D = {_num(self.measured.get('alpha_D')):.3f})",
-            )
-        ax.axvline(self.corpus.get("tokens", np.nan), color="0.5", ls=":", label="this corpus")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("training tokens P")
-        ax.set_ylabel("test loss (nats per token)")
-        ax2 = ax.twinx()
-        ax2.plot(P, self.horizon["n_star"], "--", color="tab:orange")
-        ax2.set_yscale("log")
-        ax2.set_ylabel("horizon n*(P) (tokens)", color="tab:orange")
-        if self.context:
-            ax2.axhline(self.context, color="tab:orange", ls=":", lw=1)
-        ax.legend(fontsize=8, loc="lower left")
-        ax.set_title(f"{self.corpus.get('source')} ({self.corpus.get('tokenizer')})", fontsize=10)
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=120)
-        plt.close(fig)
-        return Path(path)
 
 
 # ----------------------------------------------------------------------------------------
@@ -286,6 +121,8 @@ def predict_from_stats(
     grid_points: int = 81,
     n_boot: int = 1000,
     seed: int = 0,
+    model: ModelLosses | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Prediction:
     """Predict the scaling law from correlation and entropy results (their ``to_dict()``).
 
@@ -299,6 +136,21 @@ def predict_from_stats(
         Context length T of the models the prediction is for (checked against n*(P)).
     target_loss : float, optional
         Report the tokens needed to reach this loss (nats).
+    model : ModelLosses, optional
+        A trained model's per-position losses (upper bounds on H_n). gamma is then
+        fitted on them up to the model's own horizon (:mod:`.model_gamma`); without
+        it, an entropy.json holding ``upper_external`` losses is read the same way.
+    calibration : dict, optional
+        ``{"P0", "loss", "stderr"}``: a measured loss at ``P0`` tokens that fixes the
+        threshold constant of the horizon (:func:`calibrate_horizon`).
+
+    Notes
+    -----
+    The curve ``L(P) = U(n*(P))`` is built from upper bounds ``U_n`` on the entropies
+    (the lower of the smoothed n-gram model's and the trained model's held-out
+    losses, made non-increasing in n), never from the plug-in, up to the last
+    trusted context length; beyond it the chosen law continues it, and it never
+    falls below the fitted ``H_inf``.
     """
     _check_options(context, target_loss, n_boot, p_min, p_max)
     rng = np.random.default_rng(seed)
@@ -317,26 +169,34 @@ def predict_from_stats(
                 f"lags {beta_d['window'][0]}..{beta_d['window'][1]} gave {beta_d['value']:.3f}"
             )
             beta_d = {**left, "single_fit": {k: v for k, v in beta_d.items() if k != "break"}}
+    count_warnings: list[str] = []
     if (gamma_d.get("n_points") or 0) < MIN_GAMMA_POINTS:
-        model = _model_gamma(ent, warnings, n_boot, seed)
-        if model is None:
-            gamma_d = _fallback_gamma(ent, gamma_d, warnings, n_boot, seed)
-        else:  # report the count-based fit beside the model-based one
-            counts = _fallback_gamma(ent, {}, [], n_boot, seed)
-            if counts.get("value") is not None:
-                model["counts"] = counts
-                b = _num(beta_d.get("value"))
-                a = (
-                    f" (alpha_D {counts['value'] / (2 * b):.3f})"
-                    if np.isfinite(b) and b > 0
-                    else ""
-                )
-                warnings.append(
-                    f"the count-based estimate over n = {counts['window'][0]}.."
-                    f"{counts['window'][1]} gives gamma = {counts['value']:.3f} +- "
-                    f"{counts['stderr']:.3f}{a}, reported as gamma.counts"
-                )
-            gamma_d = model
+        gamma_d = _fallback_gamma(ent, gamma_d, count_warnings, n_boot, seed)
+    gamma_counts = gamma_d
+    if model is None:
+        model = _external_losses(ent)
+    if model is not None:
+        model = combine_with_counts(model, ent)
+        mg = model_gamma(model, n_boot=n_boot, seed=seed)
+        if mg is None:
+            warnings.append(
+                f"the model's per-position losses ({model.source}) do not fall measurably over "
+                f"{MIN_BINS} or more bins of n: gamma is taken from the counts"
+            )
+        else:
+            if gamma_counts.get("value") is not None:
+                mg["counts"] = gamma_counts
+            gamma_d = mg
+            count_warnings = []
+            hz_m = mg["horizon"]
+            warnings.append(
+                f"gamma is fitted on the {_SOURCE_WORDS[model.source]}'s per-position losses "
+                f"L_n (upper bounds on H_n, the published method) over n = 1..{hz_m['n']}, "
+                f"the model's own horizon (L_n stops falling measurably beyond it"
+                + (", or the model's context ends there" if hz_m["at_context"] else "")
+                + f"); form: {mg['choice']}"
+            )
+    warnings += count_warnings
     beta, d_beta = _num(beta_d.get("value")), _num(beta_d.get("stderr"))
     gamma, d_gamma = _num(gamma_d.get("value")), _num(gamma_d.get("stderr"))
     corr_block = {
@@ -358,16 +218,16 @@ def predict_from_stats(
     ent_block["method"] = ent.get("method", ent.get("estimator"))
     P = np.logspace(np.log10(p_min), np.log10(p_max), grid_points)
     empty = Prediction(
-        corpus,
-        corr_block,
-        ent_block,
-        beta_d,
-        gamma_d,
-        {"value": None, "stderr": None, "ci95": [None, None]},
-        {"P": P.tolist(), "n_star": [None] * len(P)},
-        {"P": P.tolist(), "loss": [None] * len(P)},
-        warnings,
-        context,
+        corpus=corpus,
+        correlations=corr_block,
+        entropy=ent_block,
+        beta=beta_d,
+        gamma=gamma_d,
+        alpha_D={"value": None, "stderr": None, "ci95": [None, None]},
+        horizon={"P": P.tolist(), "n_star": [None] * len(P)},
+        predicted_loss={"P": P.tolist(), "loss": [None] * len(P)},
+        warnings=warnings,
+        context=context,
     )
     if not np.isfinite(beta) or beta <= 0:
         warnings.append(
@@ -419,22 +279,38 @@ def predict_from_stats(
         "carries its (A_b, beta_b, gamma_b) through the horizon, the curve and the target",
     }
 
-    # Entropy curve: measured H_n up to the last reliable n, the fitted law beyond.
-    n_meas = n_meas_raw = np.asarray(ent["n"], float)
-    # H_n never increases with n: the running minimum removes estimation wiggles.
-    h_raw = np.asarray([_num(v) for v in ent["estimate"]], float)
-    if gamma_d.get("source") == "external":  # gamma came from model losses: so does the curve
-        ext = np.asarray([_num(v) for v in ent["upper_external"]], float)
-        h_raw = np.where(np.isfinite(ext) & (n_meas_raw >= 1), ext, h_raw)
-    h_meas = np.fmin.accumulate(h_raw)
-    reliable = np.asarray(ent.get("reliable", [True] * len(n_meas)), bool)
-    gw = gamma_d.get("window") or [1, int(n_meas[-1])]
-    rel_n = n_meas[reliable & (n_meas >= 1)]
-    n_last = float(max(gw[1], rel_n.max() if rel_n.size else 0.0))
-    n_last = float(min(n_last, n_meas[np.isfinite(h_meas)].max()))
+    alt = dict(gamma_d.get("forms") or {})
+    if isinstance(gamma_d.get("counts"), dict):
+        alt["counts"] = gamma_d["counts"]
+    alpha_d["forms"] = {}
+    for name, g_alt in alt.items():
+        if g_alt.get("value") is None:
+            continue
+        v, e = alpha_from(beta, float(g_alt["value"]), d_b, _num(g_alt.get("stderr")))
+        alpha_d["forms"][name] = {"value": v, "stderr": e, "gamma": g_alt["value"]}
+    alpha_d["form"] = gamma_d.get("form", "raw")
 
-    nstar = horizon(P[None, :], amps[:, None], betas[:, None], c_floor, 1.0)
-    loss = entropy_at(nstar, n_meas, h_meas, n_last, gammas)
+    # Entropy curve: upper bounds U_n up to the last trusted n, the chosen law beyond.
+    n_meas, h_meas, n_last = _upper_curve(ent, gamma_d, model)
+    h_inf, h_inf_se = _h_inf(gamma_d)
+    offset = gamma_d.get("form") == "offset"
+    h_infs = np.concatenate(
+        [[h_inf], np.clip(h_inf + h_inf_se * rng.standard_normal(n_boot), 0.0, None)]
+    )
+    h_infs = np.minimum(h_infs, h_meas[np.isfinite(h_meas)].min())
+
+    def curve_at(n_star: np.ndarray) -> np.ndarray:
+        return entropy_at(n_star, n_meas, h_meas, n_last, gammas, h_infs, offset=offset)
+
+    nstar_raw = horizon(P[None, :], amps[:, None], betas[:, None], c_floor, 1.0)
+    factor = np.ones(n_boot + 1)
+    calib = None
+    if calibration is not None:
+        calib = calibrate_horizon(calibration, curve_at, amps, betas, c_floor, beta, warnings)
+        if calib is not None:
+            factor = np.asarray(calib.pop("_factor"))
+    nstar = nstar_raw * factor[:, None]
+    loss = curve_at(nstar)
     ns_lo, ns_hi = np.percentile(nstar[1:], [2.5, 97.5], axis=0)
     l_lo, l_hi = np.percentile(loss[1:], [2.5, 97.5], axis=0)
     hz = {
@@ -442,10 +318,19 @@ def predict_from_stats(
         "n_star": nstar[0].tolist(),
         "lo": ns_lo.tolist(),
         "hi": ns_hi.tolist(),
+        "n_star_uncalibrated": nstar_raw[0].tolist(),
         "amplitude": float(amps[0]),
         "floor_constant": c_floor,
         "assumption": HORIZON_ASSUMPTION,
+        "calibration": calib,
+        "uses": "calibrated" if calib is not None else "uncalibrated (threshold constant 1)",
     }
+    law_txt = (
+        f"H_n = H_inf + (U_{{n_last}} - H_inf) (n / n_last)^-gamma with H_inf = {h_inf:.4g}"
+        if offset
+        else "H_n = U_{n_last} (n / n_last)^-gamma"
+        + (f", never below H_inf = {h_inf:.4g}" if h_inf > 0 else "")
+    )
     curve = {
         "P": P.tolist(),
         "loss": loss[0].tolist(),
@@ -453,15 +338,18 @@ def predict_from_stats(
         "hi": l_hi.tolist(),
         "units": "nats per token",
         "entropy_trusted_to_n": n_last,
-        "rule": "L(P) = H(n*(P)): measured H_n (log-log interpolation) up to n = "
-        f"{n_last:g}, H_n ~ n^-gamma beyond",
+        "h_inf": h_inf if h_inf > 0 else None,
+        "built_from": "upper bounds on H_n: "
+        + ("the trained model's per-position losses and " if model is not None else "")
+        + "the held-out loss of the smoothed n-gram model, whichever is lower (never the "
+        "plug-in, which is a lower bound)",
+        "rule": f"L(P) = U(n*(P)): upper bounds U_n (log-log interpolation) up to n = "
+        f"{n_last:g}, {law_txt} beyond",
     }
 
     # What 10x more data buys, at the size of this corpus.
     p0 = np.array([[float(n_tokens), 10.0 * n_tokens]])
-    l10 = entropy_at(
-        horizon(p0, amps[:, None], betas[:, None], c_floor, 1.0), n_meas, h_meas, n_last, gammas
-    )
+    l10 = curve_at(horizon(p0, amps[:, None], betas[:, None], c_floor, 1.0) * factor[:, None])
     pct = 100.0 * (1 - l10[:, 1] / l10[:, 0])
     ten_x = {
         "P": float(n_tokens),
@@ -469,7 +357,8 @@ def predict_from_stats(
         "loss_10x": float(l10[0, 1]),
         "percent": float(pct[0]),
         "percent_ci95": np.percentile(pct[1:], [2.5, 97.5]).tolist(),
-        "n_star": float(horizon(p0, amps[:1, None], betas[:1, None], c_floor, 1.0)[0, 0]),
+        "n_star": float(horizon(p0, amps[:1, None], betas[:1, None], c_floor, 1.0)[0, 0])
+        * float(factor[0]),
         "entropy_trusted_to_n": n_last,
         "alpha_D": alpha,
         "short_windows": short,
@@ -494,64 +383,23 @@ def predict_from_stats(
             )
     target = None
     if target_loss is not None:
-        target = _tokens_for_target(
-            target_loss, n_meas, h_meas, n_last, amps, betas, gammas, c_floor
-        )
+        target = _tokens_for_target(target_loss, curve_at, h_meas, amps, betas, factor, c_floor)
         if target.get("P") is None:
             warnings.append(target["note"])
     return Prediction(
-        corpus,
-        corr_block,
-        ent_block,
-        beta_d,
-        gamma_d,
-        alpha_d,
-        hz,
-        curve,
-        warnings,
-        context,
-        target,
-        None,
-        ten_x,
+        corpus=corpus,
+        correlations=corr_block,
+        entropy=ent_block,
+        beta=beta_d,
+        gamma=gamma_d,
+        alpha_D=alpha_d,
+        horizon=hz,
+        predicted_loss=curve,
+        warnings=warnings,
+        context=context,
+        target=target,
+        ten_x=ten_x,
     )
-
-
-def _model_gamma(
-    ent: dict[str, Any], warnings: list[str], n_boot: int, seed: int
-) -> dict[str, Any] | None:
-    """Fit gamma on a trained model's per-position losses (the published method).
-
-    Used when ``--entropy-from`` supplied per-position losses L_n and the strict
-    reliable window is too short. L_n are upper bounds on H_n that converge from
-    above as P grows; the fit is the published one (raw log-log least squares) over
-    the contiguous run of context lengths from n = 1 that the losses cover.
-    """
-    from ..stats.entropy import fit_gamma
-
-    ext = ent.get("upper_external")
-    if not ext:
-        return None
-    n = np.asarray(ent["n"], int)
-    u = np.asarray([_num(v) for v in ext], float)
-    ok = np.isfinite(u) & (u > 0)
-    if len(n) < 2 or not ok[1]:
-        return None
-    hi = 1
-    while hi + 1 < len(n) and ok[hi + 1]:
-        hi += 1
-    if hi < MIN_GAMMA_POINTS:
-        return None
-    fit = fit_gamma(n, u, None, window=(1, int(hi)), n_boot=n_boot, seed=seed).to_dict()
-    fit["method"] += (
-        f"; fitted on the external per-position losses L_n (upper bounds on H_n), n = 1..{hi}"
-    )
-    fit["source"] = "external"
-    warnings.append(
-        f"gamma is fitted on the trained model's per-position losses over n = 1..{hi} (upper "
-        "bounds on H_n that converge from above, the published method): the count-based "
-        "reliable window was too short"
-    )
-    return fit
 
 
 def _fallback_gamma(
@@ -597,7 +445,13 @@ def _fallback_gamma(
 
 
 def _tokens_for_target(
-    x: float, n_meas, h_meas, n_last, amps, betas, gammas, c_floor
+    x: float,
+    curve_at: Callable[[np.ndarray], np.ndarray],
+    h_meas: np.ndarray,
+    amps: np.ndarray,
+    betas: np.ndarray,
+    factor: np.ndarray,
+    c_floor: float,
 ) -> dict[str, Any]:
     """Tokens needed for the predicted loss to reach ``x`` nats (per replicate)."""
     h0 = float(h_meas[0])
@@ -609,30 +463,89 @@ def _tokens_for_target(
         }
     # Invert H(n) = x on a fine log grid of n (H is decreasing), then P from n*(P) = n.
     n_grid = np.logspace(-3, 12, 3001)
-    h = entropy_at(n_grid[None, :], n_meas, h_meas, n_last, gammas)
+    h = curve_at(np.broadcast_to(n_grid, (amps.size, n_grid.size)))
     n_x = np.array([np.interp(-x, -row, n_grid) if row[-1] < x else np.nan for row in h])
-    P = tokens_for_horizon(n_x, amps, betas, c_floor, 1.0)
+    P = tokens_for_horizon(n_x / factor, amps, betas, c_floor, 1.0)
     fin = P[1:][np.isfinite(P[1:])]
+    if not np.isfinite(P[0]):
+        return {
+            "loss": x,
+            "P": None,
+            "note": f"target loss {x} lies below the predicted curve's floor (H_inf): "
+            "no amount of data reaches it",
+        }
     return {
         "loss": x,
-        "P": float(P[0]) if np.isfinite(P[0]) else None,
+        "P": float(P[0]),
         "ci95": np.percentile(fin, [2.5, 97.5]).tolist() if fin.size else [None, None],
         "n_star": float(n_x[0]),
         "note": "tokens at which the predicted L(P) reaches the target",
     }
 
 
+def _external_losses(ent: dict[str, Any]) -> ModelLosses | None:
+    """The per-position losses an entropy.json holds in ``upper_external`` (n >= 1), if any."""
+    ext = ent.get("upper_external")
+    if not ext:
+        return None
+    n = np.asarray(ent["n"], int)
+    u = np.asarray([_num(v) for v in ext], float)
+    ok = np.isfinite(u) & (n >= 1)
+    if ok.sum() < 2:
+        return None
+    return ModelLosses(n=n[ok], loss=u[ok], stderr=np.full(ok.sum(), np.nan), source="file")
+
+
+def _upper_curve(
+    ent: dict[str, Any], gamma_d: dict[str, Any], model: ModelLosses | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(n, U_n, n_last)``: the upper-bound entropy curve and its last trusted n.
+
+    ``U_n`` is the lower of the n-gram model's held-out loss (``upper``) and the
+    trained model's ``L_n``, then its running minimum over n (H_n never increases
+    with n, and a model that uses fewer tokens of context bounds H_n as well).
+    ``n_last`` is the model's horizon when gamma came from the model, otherwise
+    the end of the gamma window (or of the reliable window, if longer).
+    """
+    n_c = np.asarray(ent["n"], float)
+    u_c = np.asarray([_num(v) for v in ent["upper"]], float)
+    top = int(max(n_c.max(), model.context if model is not None else 0))
+    n = np.arange(top + 1, dtype=float)
+    u = np.full(top + 1, np.inf)
+    u[n_c.astype(int)] = np.where(np.isfinite(u_c), u_c, np.inf)
+    if model is not None:
+        u[model.n] = np.fmin(u[model.n], np.where(np.isfinite(model.loss), model.loss, np.inf))
+    u = np.fmin.accumulate(u)
+    u = np.where(np.isfinite(u), u, np.nan)
+    if gamma_d.get("source") == "model":
+        n_last = float(gamma_d["horizon"]["n"])
+    else:
+        gw = gamma_d.get("window") or [1, int(n_c[-1])]
+        reliable = np.asarray(ent.get("reliable", [True] * len(n_c)), bool)
+        rel_n = n_c[reliable & (n_c >= 1)]
+        n_last = float(max(gw[1], rel_n.max() if rel_n.size else 0.0))
+    n_last = float(min(n_last, n[np.isfinite(u)].max()))
+    return n, u, n_last
+
+
+def _h_inf(gamma_d: dict[str, Any]) -> tuple[float, float]:
+    """``H_inf`` and its error from the offset form of the gamma fit (0, 0 when none)."""
+    off = (gamma_d.get("forms") or {}).get("offset") or gamma_d.get("offset") or {}
+    h = off.get("h_inf") if isinstance(off, dict) else None
+    if not isinstance(h, dict) or h.get("value") is None:
+        return 0.0, 0.0
+    return max(float(h["value"]), 0.0), _num(h.get("stderr")) if h.get("stderr") else 0.0
+
+
+#: How the sources of per-position losses are named in the warnings.
+_SOURCE_WORDS = {
+    "reference": "reference model trained on this corpus",
+    "hf-checkpoint": "Hugging Face checkpoint",
+    "file": "external model",
+}
+
+
 # ----------------------------------------------------------------------------------------
-def _file_digest(path: str | os.PathLike[str]) -> str:
-    """Name and content hash of an --entropy-from file (a changed file is not reused)."""
-    import hashlib
-
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--entropy-from file not found: {p}")
-    return f"{p.name}:{hashlib.sha256(p.read_bytes()).hexdigest()[:16]}"
-
-
 def _matching(path: Path, corpus_hash: str, settings: dict[str, Any]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
@@ -665,6 +578,10 @@ def predict(
     n_boot: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    entropy: str = "auto",
+    budget: float = DEFAULT_BUDGET_S,
+    calibrate: int | None = None,
+    device: str = "auto",
 ) -> Prediction:
     """Measure a corpus and predict its data-limited scaling law.
 
@@ -674,11 +591,20 @@ def predict(
     written there (prediction.json, correlations.json/png, entropy.json/png,
     prediction.png). ``first_lag`` is the first lag of the automatic beta window
     (``beta_window`` overrides the window).
+
+    ``entropy`` (``auto``, ``counts``, ``model``) chooses where H_n comes from
+    (:mod:`.entropy_source`): with ``model`` (and in ``auto`` when the count-based
+    reliable window is shorter than 5 context lengths), a trained model's
+    per-position losses, from ``entropy_from`` (a losses file or a Hugging Face
+    checkpoint directory) or from a reference model trained here within
+    ``budget`` wall seconds on ``device``. ``calibrate=P0`` trains one short
+    data-limited run at ``P0`` tokens whose loss fixes the horizon's threshold
+    constant (:mod:`.calibrate`).
     """
     from ..corpus import resolve
     from ..stats import correlations as corr_fn
     from ..stats import entropy as ent_fn
-    from ..stats.entropy import DEFAULT_MAX_N, check_corpus_size, load_external_losses
+    from ..stats.entropy import DEFAULT_MAX_N, check_corpus_size
 
     # Cheap checks first: a bad option must not fail after minutes of counting.
     if max_n is not None and max_n < 1:
@@ -688,14 +614,32 @@ def predict(
     if first_lag < 1:
         raise UserError(f"first_lag (--first-lag) must be at least 1, got {first_lag}")
     _check_options(context, target_loss, n_boot, p_min, p_max)
-    if entropy_from is not None:
-        load_external_losses(entropy_from)
+    check_entropy_options(entropy, entropy_from, device)
+    if not (np.isfinite(budget) and budget > 0):
+        raise UserError(f"--budget must be a positive number of seconds, got {budget}")
+    if calibrate is not None and not torch_available():
+        raise UserError(
+            "--calibrate trains a model and needs PyTorch: pip install torch==2.13.0 "
+            "'scalinglab[train]'"
+        )
     if compare_measured is not None:
         load_measured(compare_measured)
+    if entropy_from is not None and is_checkpoint(entropy_from):
+        # a checkpoint's losses bound H_n of its own tokens: the statistics use its tokenizer
+        ck_tok = Path(entropy_from) / "tokenizer.json"
+        if tokenizer is None:
+            tokenizer = str(ck_tok)
+        elif Path(tokenizer).resolve() != ck_tok.resolve():
+            raise UserError(
+                f"--tokenizer {tokenizer} differs from the checkpoint's tokenizer.json: its "
+                "losses bound the entropies of its own tokens (drop --tokenizer)"
+            )
     c = resolve(corpus, tokenizer)
     n_max = DEFAULT_MAX_N if max_n is None else max_n
     # A corpus too short for the entropy engine fails here, before correlations.json.
     check_corpus_size(c, n_max)
+    if calibrate is not None:
+        check_calibration_p0(int(calibrate), int(c.split_index))
     desc = c.describe()
     out_p = Path(out) if out is not None else None
     corr_settings = {
@@ -705,9 +649,8 @@ def predict(
         "seed": seed,
     }
     ent_settings = {
-        "max_n": max_n,
+        "max_n": n_max,
         "gamma_window": list(gamma_window) if gamma_window else None,
-        "entropy_from": _file_digest(entropy_from) if entropy_from else None,
         "seed": seed,
     }
     corr_d = (
@@ -732,18 +675,29 @@ def predict(
     if ent_d is not None:
         info(f"reusing {out} (same corpus and settings): entropy.json")
     else:
-        eres = ent_fn(
-            c,
-            max_n=n_max,
-            gamma_window=gamma_window,
-            entropy_from=entropy_from,
-            seed=seed,
-            progress=progress,
-        )
+        eres = ent_fn(c, max_n=n_max, gamma_window=gamma_window, seed=seed, progress=progress)
         ent_d = _jsonable({**eres.to_dict(), "corpus": desc, "predict_settings": ent_settings})
         if out_p:
             eres.save(out_p)
             write_json(out_p / "entropy.json", ent_d)
+    model = None
+    pre_warnings: list[str] = []
+    if wants_model(entropy, entropy_from, ent_d, pre_warnings):
+        model, m_settings = model_losses(
+            c,
+            entropy_from=entropy_from,
+            budget=budget,
+            device=device,
+            seed=seed,
+            cached=ent_d.get("model_losses"),
+            progress=progress,
+        )
+        ent_d["model_losses"] = {"settings": m_settings, "losses": model.to_dict()}
+        if out_p:
+            write_json(out_p / "entropy.json", ent_d)
+    calibration = None
+    if calibrate is not None:
+        calibration = _calibration(c, int(calibrate), model, budget, device, seed, out_p, progress)
     pred = predict_from_stats(
         corr_d,
         ent_d,
@@ -754,7 +708,12 @@ def predict(
         p_max=p_max,
         n_boot=n_boot,
         seed=seed,
+        model=model,
+        calibration=calibration,
     )
+    pred.warnings[:0] = pre_warnings
+    if model is not None:
+        pred.entropy_model = {k: v for k, v in model.to_dict().items() if k not in ("corpus",)}
     if compare_measured is not None:
         pred.measured = load_measured(compare_measured)
         if pred.ok and pred.measured.get("alpha_D") is not None:
@@ -768,6 +727,52 @@ def predict(
     if out_p:
         pred.save(out_p)
     return pred
+
+
+def _calibration(
+    c: Any,
+    P0: int,
+    model: ModelLosses | None,
+    budget: float,
+    device: str,
+    seed: int,
+    out_p: Path | None,
+    progress: bool,
+) -> dict[str, Any]:
+    """The calibration run at ``P0`` (cached in ``DIR/calibration.json``)."""
+    shape = {"n_layer": 2, "n_embd": 128, "n_head": 4, "arch": "gpt2"}
+    T, lr, batch = 128, 3e-3, 32
+    if model is not None and model.source == "reference":
+        shape = {k: model.model[k] for k in ("n_layer", "n_embd", "n_head", "arch")}
+        T = model.context
+        lr = float(model.training.get("lr", lr))
+        batch = int(model.training.get("batch_size", batch))
+    settings = {"P0": P0, "shape": shape, "context": T, "lr": lr, "seed": seed, "device": device}
+    path = out_p / "calibration.json" if out_p else None
+    if path is not None and path.is_file():
+        try:
+            d = read_json(path)
+        except (OSError, ValueError):
+            d = {}
+        if d.get("settings") == settings and d.get("content_hash") == c.content_hash:
+            info(f"reusing {path} (same corpus and settings)")
+            return d["calibration"]
+    info(f"calibration: one data-limited run at P0 = {P0} tokens")
+    cal = run_calibration(
+        c,
+        P0,
+        shape=shape,
+        context=T,
+        lr=lr,
+        batch_size=batch,
+        budget_s=budget,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+    if path is not None:
+        write_json(path, {"settings": settings, "content_hash": c.content_hash, "calibration": cal})
+    return cal
 
 
 def load_measured(path: str | os.PathLike[str]) -> dict[str, Any]:

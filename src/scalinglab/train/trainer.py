@@ -82,6 +82,10 @@ class TrainConfig:
         Wrap the model in ``torch.compile``.
     threads : int or None
         CPU threads for torch (None: leave torch's default).
+    max_time_s : float or None
+        Wall-clock cap on the training loop (seconds): when it is reached the model
+        is evaluated once more and training stops (``stop_reason`` "time_budget").
+        None: no cap, and a run is bit-identical for a seed on the CPU.
     """
 
     P: int
@@ -104,6 +108,7 @@ class TrainConfig:
     device: str = "auto"
     compile: bool = False
     threads: int | None = None
+    max_time_s: float | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -130,6 +135,12 @@ class TrainConfig:
             )
         if self.threads is not None and self.threads < 1:
             raise UserError(f"threads must be >= 1, got {self.threads}")
+        if self.max_time_s is not None and not (
+            math.isfinite(self.max_time_s) and self.max_time_s > 0
+        ):
+            raise UserError(
+                f"max_time_s must be a positive number of seconds, got {self.max_time_s}"
+            )
         resolve_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
@@ -442,7 +453,8 @@ def train(
         tokens_seen += xy.shape[0] * T
         running = running + loss.detach()  # summed on the device: no host sync per step
         n_running += 1
-        if step in evals:
+        out_of_time = cfg.max_time_s is not None and time.perf_counter() - t_start > cfg.max_time_s
+        if step in evals or out_of_time:
             _sync(device)
             train_time += time.perf_counter() - t_train
             t_eval = time.perf_counter()
@@ -466,6 +478,9 @@ def train(
                 progress(step, planned, {"val_loss": val, "train_loss": hist["train_loss"][-1]})
             if cfg.patience and bad_evals >= cfg.patience:
                 stop_reason = "early_stopping"
+                break
+            if out_of_time:
+                stop_reason = "time_budget"
                 break
             t_train = time.perf_counter()
     else:

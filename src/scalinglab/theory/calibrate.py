@@ -1,0 +1,172 @@
+"""The level constant of the horizon, fixed by one measured loss.
+
+The horizon ``n*(P)`` is where the fitted correlation ``A n^-beta`` meets the
+noise floor an estimate from ``P`` tokens would have, times a threshold constant
+``k`` that the theory leaves open (REFERENCE 1.4: the constant in front of the
+law is not parameter-free)::
+
+    A n*^-beta = k c / sqrt(P)   =>   n*(P) = k^(-1/beta) n*_1(P)
+
+with ``n*_1`` the horizon at ``k = 1``. One short data-limited training run at a
+small ``P0`` measures ``L(P0)``; the context length at which the upper-bound
+entropy curve equals it, ``n_cal = U^-1(L(P0))``, fixes ``k``:
+
+    k = (n*_1(P0) / n_cal)^beta,     n*(P) = n*_1(P) n_cal / n*_1(P0).
+
+The calibration moves the curve along P without changing its slope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from .law import horizon
+
+#: A calibration run is data-limited only when its P0 is a small slice of the corpus.
+MAX_CALIBRATION_FRACTION = 0.5
+
+
+def calibrate_horizon(
+    calibration: dict[str, Any],
+    curve_at: Callable[[np.ndarray], np.ndarray],
+    amps: np.ndarray,
+    betas: np.ndarray,
+    c_floor: float,
+    beta: float,
+    warnings: list[str],
+) -> dict[str, Any] | None:
+    """The calibration block and per-replicate horizon factors (key ``_factor``), or None.
+
+    ``curve_at(n)`` gives the entropy curve at context lengths ``n`` (replicates
+    by rows, the first the central one). A loss at or above the curve's value at
+    ``n = 0`` (the unigram level), or at or below its floor, cannot be placed on
+    the curve: a warning says so and the uncalibrated horizon stays.
+    """
+    P0, L0 = float(calibration["P0"]), float(calibration["loss"])
+    n_grid = np.logspace(-3, 12, 3001)
+    h = curve_at(np.broadcast_to(n_grid, (amps.size, n_grid.size)))[0]
+    if not L0 < h[0]:
+        warnings.append(
+            f"calibration: the loss measured at P0 = {P0:.4g} tokens, {L0:.4f} nats, is not below "
+            f"the unigram level {h[0]:.4f} of the entropy curve: the run learned less than the "
+            "token frequencies, so it cannot fix the horizon (uncalibrated horizon used)"
+        )
+        return None
+    if not L0 > h[-1]:
+        warnings.append(
+            f"calibration: the loss measured at P0 = {P0:.4g} tokens, {L0:.4f} nats, lies at or "
+            "below the entropy curve's floor (uncalibrated horizon used)"
+        )
+        return None
+    n_cal = float(np.interp(-L0, -h, n_grid))
+    n1 = horizon(np.array([P0]), amps[:, None], betas[:, None], c_floor, 1.0)[:, 0]
+    factor = n_cal / n1
+    k = float((n1[0] / n_cal) ** beta)
+    return {
+        "P0": P0,
+        "loss": L0,
+        "loss_stderr": calibration.get("stderr"),
+        "n_star_at_P0": n_cal,
+        "n_star_uncalibrated_at_P0": float(n1[0]),
+        "factor": float(factor[0]),
+        "threshold_constant": k,
+        "run": calibration.get("run"),
+        "rule": "n*(P) = n*_1(P) n_cal / n*_1(P0), n_cal = U^-1(L(P0)) on the entropy curve; "
+        "k = (n*_1(P0) / n_cal)^beta is the threshold constant in A n*^-beta = k floor(P)",
+        "_factor": factor,
+    }
+
+
+def check_calibration_p0(P0: int, n_train: int) -> None:
+    """Reject a calibration size that cannot give a data-limited run on this corpus."""
+    if P0 < 64:
+        raise UserError(f"--calibrate P0 must be at least 64 tokens, got {P0}")
+    if P0 > MAX_CALIBRATION_FRACTION * n_train:
+        raise UserError(
+            f"--calibrate P0 = {P0} is more than half of the {n_train} training tokens: "
+            "choose a small P0 (the run must be data-limited)"
+        )
+
+
+def run_calibration(
+    corpus: Any,
+    P0: int,
+    *,
+    shape: dict[str, Any],
+    context: int,
+    lr: float,
+    batch_size: int,
+    budget_s: float,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """One data-limited run at ``P0`` tokens (early stopping, best held-out loss).
+
+    Returns ``{"P0", "loss", "stderr", "run"}`` for :func:`calibrate_horizon`; the
+    step cap comes from ``budget_s`` and a measured seconds-per-step.
+    """
+    from ..train.reference import probe_seconds_per_step
+    from ..train.trainer import TrainConfig, train
+
+    T = int(min(context, P0 // 4))
+    common = {
+        "context": T,
+        "seed": seed,
+        "lr": lr,
+        "batch_size": batch_size,
+        "device": device,
+        "threads": None,
+    }
+    sec = probe_seconds_per_step(corpus, shape, common)
+    steps = max(50, int(0.9 * budget_s / max(sec, 1e-6)))
+    cfg = TrainConfig(
+        P=int(P0),
+        max_steps=steps,
+        max_epochs=200.0,
+        evals=30,
+        patience=4,
+        eval_blocks=256,
+        final_eval_blocks=2048,
+        **common,
+    )
+    from .._progress import make_progress
+
+    prog = make_progress(transient=True) if progress else None
+    task = prog.add_task(f"calibration run at P0 = {P0}", total=steps) if prog else None
+    if prog is not None:
+        prog.start()
+    try:
+        run = train(
+            corpus,
+            cfg,
+            shape,
+            progress=(lambda s, p, logs: prog.update(task, completed=s, total=p))
+            if prog is not None and task is not None
+            else None,
+        )
+    finally:
+        if prog is not None:
+            prog.stop()
+    return {
+        "P0": int(P0),
+        "loss": run.best_val_loss,
+        "stderr": run.best_val_loss_stderr,
+        "run": {
+            "model": run.model,
+            "params": run.params,
+            "context": run.context,
+            "steps": run.steps,
+            "planned_steps": run.planned_steps,
+            "best_step": run.best_step,
+            "epochs": run.epochs,
+            "stop_reason": run.stop_reason,
+            "converged": run.converged,
+            "wall_time_s": run.wall_time_s,
+            "device": run.device,
+        },
+    }

@@ -1,0 +1,207 @@
+"""gamma from a trained model's per-position losses: the model's horizon and both law forms.
+
+A model's held-out losses ``L_n`` bound ``H_n`` from above; a finite model
+trained on finite data stops using context beyond some length, where ``L_n``
+goes flat while ``H_n`` keeps falling. A fit must stop there. The horizon is
+found, not assumed:
+
+* the per-position losses are averaged in log-spaced bins of n (single
+  positions up to n = 4, then bins whose edges grow by a factor 1.5): the
+  geometric means of n and of L_n, between which a pure power law holds
+  exactly; the relative standard error of a bin is the mean of its positions'
+  over sqrt(positions);
+* the horizon ``n_h`` is the last position of the last bin whose mean lies
+  below the previous bin's by more than ``z = 2`` combined standard errors.
+
+gamma is then fitted on the bins over ``n = 1 .. n_h`` in both forms:
+
+* raw, as published: ``log L_n = log A - gamma log n``;
+* with an offset: ``L_n = H_inf + A n^-gamma``.
+
+The offset form is chosen when it fits better by AIC (by more than 2) and its
+``H_inf`` is positive at 95% (percentile of the bootstrap); otherwise the raw
+form. Both are reported and the choice is stated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..stats.entropy import fit_gamma
+from ..stats.model_losses import ModelLosses
+
+#: Significance of a fall between neighbouring bins (combined standard errors).
+HORIZON_Z = 2.0
+#: Growth factor of the bin edges beyond n = 4.
+BIN_GROWTH = 1.5
+#: Fewer bins than this in 1..n_h and no gamma is fitted.
+MIN_BINS = 3
+
+
+def bins(ml: ModelLosses) -> dict[str, np.ndarray]:
+    """Log-spaced bins of ``n``: centre, first and last n, loss and its error (geometric means)."""
+    edges = [1, 2, 3, 4, 5]
+    while edges[-1] <= ml.n[-1]:
+        edges.append(max(edges[-1] + 1, int(round(edges[-1] * BIN_GROWTH))))
+    idx = np.searchsorted(np.asarray(edges), ml.n, side="right") - 1
+    ok = np.isfinite(ml.loss)
+    out: dict[str, list[float]] = {k: [] for k in ("n", "first", "last", "loss", "stderr")}
+    for b in np.unique(idx[ok]):  # bins (tens), not tokens
+        m = ok & (idx == b)
+        se = ml.stderr[m]
+        # geometric means: a pure power law L = A n^-gamma holds exactly between them
+        g_loss = float(np.exp(np.log(ml.loss[m]).mean()))
+        out["n"].append(float(np.exp(np.log(ml.n[m]).mean())))
+        out["first"].append(float(ml.n[m].min()))
+        out["last"].append(float(ml.n[m].max()))
+        out["loss"].append(g_loss)
+        rel = (se / ml.loss[m])[np.isfinite(se)]
+        out["stderr"].append(g_loss * float(rel.mean()) / np.sqrt(m.sum()) if rel.size else np.nan)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def horizon(ml: ModelLosses, z: float = HORIZON_Z) -> dict[str, Any]:
+    """The model's own horizon: the last n where ``L_n`` still falls measurably."""
+    b = bins(ml)
+    se = np.where(np.isfinite(b["stderr"]), b["stderr"], 0.0)
+    drop = b["loss"][:-1] - b["loss"][1:]
+    sig = z * np.hypot(se[:-1], se[1:])
+    falls = np.flatnonzero(drop > sig)
+    k = int(falls[-1]) + 1 if falls.size else 0
+    return {
+        "n": int(b["last"][k]),
+        "bin": k,
+        "rule": (
+            f"last n of the last log-spaced bin whose mean L_n lies more than {z:g} combined "
+            "standard errors below the previous bin's (geometric means over the bin; relative "
+            "error of a bin: mean of its positions' over sqrt(positions))"
+        ),
+        "at_context": bool(int(b["last"][k]) >= ml.context),
+        "bins": {key: v.tolist() for key, v in b.items()},
+    }
+
+
+def _aic(res: float, k: int, p: int) -> float:
+    return k * np.log(max(res, 1e-300) / k) + 2 * p
+
+
+def model_gamma(ml: ModelLosses, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any] | None:
+    """gamma from ``ml`` over ``n = 1 .. n_h`` in both forms, with the chosen one on top.
+
+    Returns None when the horizon holds fewer than :data:`MIN_BINS` bins.
+    The result has the keys of a gamma block (``value``, ``stderr``, ``ci95``,
+    ``window``, ``n_points``, ``method``) for the chosen form, plus ``form``,
+    ``forms`` (``raw`` and ``offset``), ``choice`` (the rule and why) and
+    ``horizon``.
+    """
+    hz = horizon(ml)
+    b = bins(ml)
+    k = hz["bin"] + 1
+    if k < MIN_BINS:
+        return None
+    x, y, s = b["n"][:k], b["loss"][:k], b["stderr"][:k]
+    if np.any(y <= 0):
+        return None
+    window = (1, int(hz["n"]))
+    raw = fit_gamma(x, y, s, window=(1, int(np.ceil(x[-1]))), n_boot=n_boot, seed=seed).to_dict()
+    raw["window"] = list(window)
+    forms: dict[str, Any] = {"raw": raw}
+    choice = "raw (published): fewer than 4 bins for the offset form"
+    chosen = "raw"
+    if k >= 4:
+        off = fit_gamma(
+            x, y, s, window=(1, int(np.ceil(x[-1]))), offset=True, n_boot=n_boot, seed=seed
+        ).to_dict()
+        off["window"] = list(window)
+        forms["offset"] = off
+        aic_raw = _aic(raw["residual_rms"] ** 2 * k, k, 2)
+        aic_off = _aic(off["residual_rms"] ** 2 * k, k, 3)
+        h_inf = off.get("h_inf") or {}
+        ci = h_inf.get("ci95") or [None, None]
+        positive = ci[0] is not None and ci[0] > 0
+        better = aic_off < aic_raw - 2
+        if better and positive and off.get("value") is not None:
+            chosen = "offset"
+            choice = (
+                f"offset: it fits better by AIC ({aic_off:.1f} against {aic_raw:.1f}) and "
+                f"H_inf = {h_inf['value']:.3f} is positive at 95% ([{ci[0]:.3f}, {ci[1]:.3f}])"
+            )
+        else:
+            why = [] if better else [f"AIC {aic_off:.1f} against {aic_raw:.1f} (raw)"]
+            if not positive:
+                why.append("H_inf is not positive at 95%")
+            choice = "raw (published): the offset form is not better determined (" + (
+                "; ".join(why) + ")"
+            )
+    out = dict(forms[chosen])
+    out.update(
+        {
+            "form": chosen,
+            "forms": forms,
+            "choice": choice,
+            "horizon": hz,
+            "source": "model",
+            "fitted_on": (
+                f"bin means of the model's per-position losses L_n (upper bounds on H_n), "
+                f"n = 1..{hz['n']}"
+            ),
+        }
+    )
+    out["window"] = list(window)
+    return out
+
+
+def combine_with_counts(ml: ModelLosses, ent: dict[str, Any]) -> ModelLosses:
+    """The tighter of two upper bounds at every n: the model's ``L_n`` or the n-gram bound.
+
+    Both the trained model's held-out loss and the smoothed n-gram model's
+    (entropy.json ``upper_ngram``, else ``upper``) bound ``H_n`` from above, so
+    their minimum does too; an undertrained model can lose to the counts at
+    short contexts while winning at long ones. The standard error is the
+    winner's; ``model["lower_bound_from"]`` lists which source won at each n. The
+    result is made non-increasing in n (the running minimum), since a bound at
+    context n also bounds every longer context.
+    """
+    n_c = np.asarray(ent.get("n") or [], dtype=np.int64)
+    key = "upper_ngram" if ent.get("upper_ngram") is not None else "upper"
+    u_c = np.asarray([np.nan if v is None else v for v in ent.get(key) or []], float)
+    se_c = np.asarray(
+        [np.nan if v is None else v for v in ent.get("upper_stderr") or [None] * len(u_c)], float
+    )
+    if n_c.size == 0 or u_c.size != n_c.size:
+        return ml
+    top = int(max(ml.context, n_c.max()))
+    n = np.arange(1, top + 1)
+    loss = np.full(top, np.inf)
+    se = np.full(top, np.nan)
+    src = np.array(["none"] * top, dtype=object)
+    m_idx = ml.n - 1
+    fin = np.isfinite(ml.loss)
+    loss[m_idx[fin]] = ml.loss[fin]
+    se[m_idx[fin]] = ml.stderr[fin]
+    src[m_idx[fin]] = "model"
+    ok = (n_c >= 1) & np.isfinite(u_c)
+    c_idx = n_c[ok] - 1
+    better = u_c[ok] < loss[c_idx]
+    loss[c_idx[better]] = u_c[ok][better]
+    se[c_idx[better]] = se_c[ok][better] if se_c.size == u_c.size else np.nan
+    src[c_idx[better]] = "ngram"
+    # A bound at context n bounds every longer context too (H_n never increases with n):
+    # carry the running minimum, with the winner's error and source.
+    arg = np.arange(top)
+    run = np.fmin.accumulate(loss)
+    arg = np.maximum.accumulate(np.where(loss <= run, arg, 0))
+    loss, se, src = run, se[arg], src[arg]
+    keep = np.isfinite(loss)
+    return ModelLosses(
+        n=n[keep],
+        loss=loss[keep],
+        stderr=se[keep],
+        source=ml.source,
+        model={**ml.model, "lower_bound_from": src[keep].tolist()},
+        training=ml.training,
+        eval_tokens=ml.eval_tokens,
+        corpus=ml.corpus,
+    )
