@@ -371,3 +371,59 @@ def test_pytorch_model_bin_weights(ckpt: Path, docs: Path, tmp_path: Path):
     a = score_checkpoint(ckpt, docs, context=16, device="cpu")
     b = score_checkpoint(d, docs, context=16, device="cpu")
     np.testing.assert_allclose(b.loss, a.loss, rtol=0, atol=1e-9)
+
+
+def test_predict_takes_a_checkpoint_as_its_entropy_source(ckpt: Path, docs: Path, tmp_path: Path):
+    """predict --entropy-from DIR: statistics and losses on the checkpoint's own tokens."""
+    out = tmp_path / "pred"
+    pred = sl.theory.predict(
+        docs,
+        out=out,
+        entropy_from=ckpt,
+        max_n=4,
+        lags=list(range(1, 9)),
+        n_boot=50,
+        progress=False,
+    )
+    assert pred.entropy_model is not None and pred.entropy_model["source"] == "hf-checkpoint"
+    assert pred.corpus["tokenizer"].endswith("tokenizer.json")
+    doc = json.loads((out / "entropy.json").read_text())
+    rec = doc["model_losses"]
+    assert rec["settings"]["source"] == "hf-checkpoint"
+    assert rec["losses"]["model"]["n_positions"] == N_POS
+    assert len(rec["losses"]["loss"]) == N_POS
+    # the random model's losses are near log V: looser than the counts at every n, so the
+    # combined upper bound is the n-gram one where both exist
+    assert min(rec["losses"]["loss"]) > 0.9 * math.log(V_BPE)
+
+
+def test_predict_refuses_a_tokenizer_other_than_the_checkpoints(
+    ckpt: Path, docs: Path, tmp_path: Path
+):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scalinglab.cli",
+            "predict",
+            str(docs),
+            "--tokenizer",
+            "char",
+            "--entropy-from",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            "SCALINGLAB_NO_PROGRESS": "1",
+            "PATH": "/usr/bin:/bin",
+            "SCALINGLAB_CACHE": str(tmp_path / "cache"),
+            "HF_HUB_OFFLINE": "1",
+        },
+    )
+    assert r.returncode == 2, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "differs from the checkpoint's tokenizer" in errors[0]
+    assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
