@@ -9,9 +9,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Install the package and run the main job on the built-in default corpus.
+# Install the package with the training extra (torch pinned to the CPU build: predict trains
+# a reference model for its entropies) and run the main job on the built-in default corpus.
 run: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[train]'
 	$(BIN)/scalinglab predict --out results/python-stdlib
 
 # Install everything the tests need (torch pinned to the CPU build) and run them.

@@ -697,7 +697,9 @@ def predict(
             write_json(out_p / "entropy.json", ent_d)
     calibration = None
     if calibrate is not None:
-        calibration = _calibration(c, int(calibrate), model, budget, device, seed, out_p, progress)
+        calibration = _calibration(
+            c, int(calibrate), context, model, budget, device, seed, out_p, progress
+        )
     pred = predict_from_stats(
         corr_d,
         ent_d,
@@ -732,6 +734,7 @@ def predict(
 def _calibration(
     c: Any,
     P0: int,
+    context: int | None,
     model: ModelLosses | None,
     budget: float,
     device: str,
@@ -739,12 +742,24 @@ def _calibration(
     out_p: Path | None,
     progress: bool,
 ) -> dict[str, Any]:
-    """The calibration run at ``P0`` (cached in ``DIR/calibration.json``)."""
-    shape = {"n_layer": 2, "n_embd": 128, "n_head": 4, "arch": "gpt2"}
-    T, lr, batch = 128, 3e-3, 32
+    """The calibration run at ``P0`` (cached in ``DIR/calibration.json``).
+
+    The model is the reference model's shape (trained here or the default for the
+    device), at the prediction's context length T when one is given.
+    """
+    from ..train.reference import ReferenceConfig
+
+    dev_type = "cuda" if device.startswith("cuda") else "cpu"
+    if device == "auto" and torch_available():
+        import torch
+
+        dev_type = "cuda" if torch.cuda.is_available() else "cpu"
+    rc = ReferenceConfig(device=device, seed=seed).resolved(dev_type)
+    shape = {"n_layer": rc.n_layer, "n_embd": rc.n_embd, "n_head": rc.n_head, "arch": "gpt2"}
+    T, lr, batch = int(context or rc.context or 64), rc.lr, int(rc.batch_size or 16)
     if model is not None and model.source == "reference":
         shape = {k: model.model[k] for k in ("n_layer", "n_embd", "n_head", "arch")}
-        T = model.context
+        T = int(context or model.context)
         lr = float(model.training.get("lr", lr))
         batch = int(model.training.get("batch_size", batch))
     settings = {"P0": P0, "shape": shape, "context": T, "lr": lr, "seed": seed, "device": device}

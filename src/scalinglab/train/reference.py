@@ -44,7 +44,10 @@ class ReferenceConfig:
     """Shape and budget of the reference model.
 
     ``None`` fields are chosen from the device: on a CPU a 2-layer GPT-2 of
-    width 128 with T = 128; on a GPU 6 layers of width 384 with T = 256.
+    width 128 with T = 64 and batches of 16 (at a fixed wall budget, more and
+    smaller steps learn more: on tiny-shakespeare, 40 s gave a held-out loss of
+    1.77 nats at batch 16, T = 64, against 2.19 at batch 32, T = 128); on a GPU
+    6 layers of width 384 with T = 256 and batches of 64.
     """
 
     budget_s: float = DEFAULT_BUDGET_S
@@ -52,7 +55,7 @@ class ReferenceConfig:
     n_layer: int | None = None
     n_embd: int | None = None
     n_head: int = 4
-    lr: float = 3e-3
+    lr: float = 6e-3
     batch_size: int | None = None
     max_epochs: float = 4.0
     eval_blocks: int = 512
@@ -72,10 +75,10 @@ class ReferenceConfig:
         return ReferenceConfig(
             **{
                 **asdict(self),
-                "context": self.context or (256 if gpu else 128),
+                "context": self.context or (256 if gpu else 64),
                 "n_layer": self.n_layer or (6 if gpu else 2),
                 "n_embd": self.n_embd or (384 if gpu else 128),
-                "batch_size": self.batch_size or (64 if gpu else 32),
+                "batch_size": self.batch_size or (64 if gpu else 16),
             }
         )
 
