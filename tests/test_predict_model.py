@@ -142,7 +142,7 @@ def test_curve_is_built_from_upper_bounds_and_never_falls_below_h_inf():
     forms = pred.alpha_D["forms"]
     assert {"raw", "offset"} <= set(forms)
     assert pred.alpha_D["value"] == pytest.approx(forms["offset"]["value"])
-    assert any("own horizon" in w for w in pred.warnings)
+    assert any("stop falling measurably" in w for w in pred.warnings)
 
 
 def test_calibration_moves_the_curve_through_the_measured_point():

@@ -189,12 +189,20 @@ def predict_from_stats(
             gamma_d = mg
             count_warnings = []
             hz_m = mg["horizon"]
+            won = np.asarray(model.model.get("lower_bound_from") or ["model"] * model.n.size)
+            inside = won[: int(hz_m["n"])]
+            by = "; ".join(
+                f"{what} at {int((inside == key).sum())} of them"
+                for key, what in (("model", "the model"), ("ngram", "the n-gram model"))
+                if (inside == key).any()
+            )
             warnings.append(
-                f"gamma is fitted on the {_SOURCE_WORDS[model.source]}'s per-position losses "
-                f"L_n (upper bounds on H_n, the published method) over n = 1..{hz_m['n']}, "
-                f"the model's own horizon (L_n stops falling measurably beyond it"
-                + (", or the model's context ends there" if hz_m["at_context"] else "")
-                + f"); form: {mg['choice']}"
+                f"gamma is fitted on upper bounds on H_n over n = 1..{hz_m['n']}: at each n the "
+                f"lower of the {_SOURCE_WORDS[model.source]}'s per-position loss L_n (the "
+                f"published method) and the smoothed n-gram model's held-out loss ({by}); "
+                f"n = {hz_m['n']} is where they stop falling measurably"
+                + (" (the model's context ends there)" if hz_m["at_context"] else "")
+                + f". Form: {mg['choice']}"
             )
     warnings += count_warnings
     beta, d_beta = _num(beta_d.get("value")), _num(beta_d.get("stderr"))
@@ -370,7 +378,7 @@ def predict_from_stats(
     if beyond.size:
         warnings.append(
             f"for P >= {beyond[0]:.3g} tokens the horizon n*(P) exceeds n = {n_last:g}, the last "
-            "context length with reliable entropy estimates: the curve there extrapolates H_n "
+            "context length with trusted entropy estimates: the curve there extrapolates H_n "
             "with the fitted law"
         )
     if context is not None:
