@@ -224,6 +224,8 @@ def predict_from_stats(
         for k in ("n", "estimate", "upper", "lower", "reliable", "coverage", "estimator")
     }
     ent_block["method"] = ent.get("method", ent.get("estimator"))
+    if calibration is not None:  # the curve reaches down to the calibration point
+        p_min = min(p_min, float(calibration["P0"]))
     P = np.logspace(np.log10(p_min), np.log10(p_max), grid_points)
     empty = Prediction(
         corpus=corpus,
@@ -337,7 +339,7 @@ def predict_from_stats(
         f"H_n = H_inf + (U_{{n_last}} - H_inf) (n / n_last)^-gamma with H_inf = {h_inf:.4g}"
         if offset
         else "H_n = U_{n_last} (n / n_last)^-gamma"
-        + (f", never below H_inf = {h_inf:.4g}" if h_inf > 0 else "")
+        + (f", never below H_inf = {h_inf:.4g}" if h_inf > 1e-6 else "")
     )
     curve = {
         "P": P.tolist(),
@@ -346,7 +348,7 @@ def predict_from_stats(
         "hi": l_hi.tolist(),
         "units": "nats per token",
         "entropy_trusted_to_n": n_last,
-        "h_inf": h_inf if h_inf > 0 else None,
+        "h_inf": h_inf if h_inf > 1e-6 else None,
         "built_from": "upper bounds on H_n: "
         + ("the trained model's per-position losses and " if model is not None else "")
         + "the held-out loss of the smoothed n-gram model, whichever is lower (never the "

@@ -172,7 +172,8 @@ class Prediction:
         ax.fill_between(P, lo, hi, color="tab:blue", alpha=0.2, label="95% band")
         a = self.alpha_D
         label: str | None = (
-            f"predicted L(P) = H(n*(P)), alpha_D = {a['value']:.3f} ± {a['stderr']:.3f}"
+            f"predicted L(P) = U(n*(P)) (upper bounds on H_n), alpha_D = {a['value']:.3f} "
+            f"± {a['stderr']:.3f}"
         )
         inside = n_star <= trusted if np.isfinite(trusted) else np.ones(P.size, bool)
         # Solid where the horizon lies inside the trusted entropies, dashed where the curve
@@ -209,6 +210,19 @@ class Prediction:
                 "o",
                 color="k",
                 label=f"measured (alpha_D = {_num(self.measured.get('alpha_D')):.3f})",
+            )
+        h_inf = self.predicted_loss.get("h_inf")
+        if h_inf:
+            ax.axhline(h_inf, color="tab:green", ls=":", lw=1, label=f"fitted H_inf = {h_inf:.3g}")
+        cal = self.horizon.get("calibration")
+        if cal:
+            ax.errorbar(
+                [cal["P0"]],
+                [cal["loss"]],
+                yerr=[_num(cal.get("loss_stderr")) or 0.0],
+                fmt="s",
+                color="tab:red",
+                label=f"calibration run at P0 = {cal['P0']:.4g}",
             )
         ax.axvline(self.corpus.get("tokens", np.nan), color="0.5", ls=":", label="this corpus")
         ax.set_xscale("log")
