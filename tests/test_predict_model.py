@@ -280,3 +280,22 @@ def test_new_options_bad_input_is_one_line_and_exit_2(markov_corpus, tmp_path, a
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and needle in errors[0], r.stderr
     assert not (tmp_path / "o" / "correlations.json").exists()  # checked before any work
+
+
+def test_default_max_n_and_the_same_explicit_value_reuse_the_statistics(
+    markov_corpus, tmp_path, monkeypatch
+):
+    from scalinglab.stats.entropy import DEFAULT_MAX_N
+
+    c, _ = markov_corpus
+    out = tmp_path / "pred"
+    kw = {"lags": list(range(1, 17)), "n_boot": 50, "progress": False, "entropy": "counts"}
+    first = sl.theory.predict(c, out=out, max_n=None, **kw)
+
+    def boom(*a, **k):
+        raise AssertionError("the statistics were computed again")
+
+    monkeypatch.setattr(sl.stats, "entropy", boom)
+    monkeypatch.setattr(sl.stats, "correlations", boom)
+    again = sl.theory.predict(c, out=out, max_n=DEFAULT_MAX_N, **kw)
+    assert again.to_dict()["entropy"] == first.to_dict()["entropy"]

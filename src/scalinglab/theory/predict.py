@@ -153,6 +153,39 @@ def predict_from_stats(
     falls below the fitted ``H_inf``.
     """
     _check_options(context, target_loss, n_boot, p_min, p_max)
+    # Replicates with beta or gamma near 0 overflow the horizon to inf; the percentiles and
+    # the warnings handle them, so NumPy's floating-point warnings are not the user's.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _predict(
+            corr,
+            ent,
+            corpus,
+            context,
+            target_loss,
+            p_min,
+            p_max,
+            grid_points,
+            n_boot,
+            seed,
+            model,
+            calibration,
+        )
+
+
+def _predict(
+    corr: dict[str, Any],
+    ent: dict[str, Any],
+    corpus: dict[str, Any],
+    context: int | None,
+    target_loss: float | None,
+    p_min: float,
+    p_max: float,
+    grid_points: int,
+    n_boot: int,
+    seed: int,
+    model: ModelLosses | None,
+    calibration: dict[str, Any] | None,
+) -> Prediction:
     rng = np.random.default_rng(seed)
     warnings: list[str] = [f"correlations: {w}" for w in corr.get("warnings", [])]
     warnings += [f"entropy: {w}" for w in ent.get("warnings", [])]
