@@ -436,3 +436,13 @@ def test_a_killed_worker_ends_the_sweep_with_a_one_line_error(shakespeare_char, 
         lines[-1].startswith("error: a worker process died")
         and "run the command again" in lines[-1]
     )
+
+
+def test_an_unconverged_point_is_left_out_of_the_measured_exponent():
+    Ps = [2**10, 2**11, 2**12, 2**13, 2**14]
+    runs = [_record(8, P, 3e-3, 0, 3.0 * (P / 2**10) ** -0.2) for P in Ps]
+    runs.append(_record(8, 2**15, 3e-3, 0, 5.0, converged=False))  # stopped far above the law
+    agg = aggregate(runs, n_boot=50)
+    assert agg["alpha_D"]["value"] == pytest.approx(0.2, abs=1e-6)
+    assert agg["alpha_D"]["window"] == [2**10, 2**14]
+    assert any("converged points only" in w and "32,768" in w for w in agg["warnings"])

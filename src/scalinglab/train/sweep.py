@@ -375,6 +375,17 @@ def _fit_curve(
     keep = np.isfinite(L)
     if window is not None:
         keep &= (P >= window[0]) & (P <= window[1])
+    # A point that stopped while still improving is compute-limited, not data-limited: it is
+    # left out of the measured exponent (it would flatten it), and the warning names it.
+    conv = np.asarray(curve.get("converged", [True] * P.size), dtype=bool)
+    left_out = keep & ~conv
+    if left_out.any():
+        warnings.append(
+            "alpha_D is fitted on converged points only: P = "
+            f"{_list([int(p) for p in P[left_out]])} stopped while still improving and are "
+            "left out"
+        )
+        keep &= conv
     fits: dict[str, PowerLawFit | None] = {}
     for form, offset in (("no_offset", False), ("with_offset", True)):
         try:
