@@ -11,7 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import digamma
 
-from scalinglab.stats._ngram import DISTINCT, N1, N2, S_G, S_LOG, count_sweep, fsum, grassberger_g
+from scalinglab.stats._ngram import (
+    DISTINCT,
+    N1,
+    N2,
+    N3,
+    N4,
+    S_G,
+    S_LOG,
+    count_sweep,
+    fsum,
+    grassberger_g,
+)
 from scalinglab.stats._suffix import lcp_array, suffix_array
 
 EULER = 0.5772156649015329
@@ -122,6 +133,8 @@ def test_block_sums_equal_counter(x, max_n):
         assert got[DISTINCT] == len(ref)
         assert got[N1] == sum(1 for c in ref.values() if c == 1)
         assert got[N2] == sum(1 for c in ref.values() if c == 2)
+        assert got[N3] == sum(1 for c in ref.values() if c == 3)
+        assert got[N4] == sum(1 for c in ref.values() if c == 4)
         assert got[S_LOG] == pytest.approx(sum(c * math.log(c) for c in ref.values()), abs=1e-9)
         assert got[S_G] == pytest.approx(sum(c * g_slow(c) for c in ref.values()), abs=1e-9)
 
@@ -132,7 +145,7 @@ def test_fsum_large_counts():
     ref = [x for x in c.tolist() if x > 0]
     assert s[S_LOG] == pytest.approx(sum(x * math.log(x) for x in ref), rel=1e-12)
     assert s[S_G] == pytest.approx(sum(x * g_slow(x) for x in ref), rel=1e-12)
-    assert (s[DISTINCT], s[N1], s[N2]) == (5, 1, 1)
+    assert (s[DISTINCT], s[N1], s[N2], s[N3], s[N4]) == (5, 1, 1, 1, 0)
 
 
 # ---- the whole sweep against a slow reference -------------------------------------------
@@ -193,7 +206,13 @@ def test_sweep_matches_slow_reference(seed):
     max_n = int(rng.integers(2, 8))
     views = (n_train // 4, n_train // 2)
     r = count_sweep(
-        np.array(train, dtype=np.uint8), np.array(held), max_n, vocab, views=views, coverage_k=2
+        np.array(train, dtype=np.uint8),
+        np.array(held),
+        max_n,
+        vocab,
+        views=views,
+        coverage_k=2,
+        bound="absolute",
     )
     assert r.views == [n_train // 4, n_train // 2, n_train]
     for i, size in enumerate(r.views):
@@ -225,7 +244,7 @@ def test_sweep_heldout_equal_to_train_tail_and_unseen_tokens():
     # held-out tokens absent from training, and a held-out stream that ends the training one
     train = np.array([0, 1, 2, 0, 1, 2, 0, 1, 3, 3, 0, 1], dtype=np.uint8)
     held = [2, 0, 1, 4, 0, 1, 2, 0, 1]
-    r = count_sweep(train, np.array(held), 3, 5, coverage_k=1)
+    r = count_sweep(train, np.array(held), 3, 5, coverage_k=1, bound="absolute")
     up, cover, _ = slow_upper(train.tolist(), held, 3, 5)
     assert np.allclose(r.upper, up, atol=1e-12)
     assert np.allclose(r.coverage, (cover >= 1).mean(axis=1))

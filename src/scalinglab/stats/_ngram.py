@@ -57,9 +57,10 @@ from ._suffix import lcp_array, suffix_array
 #: Positions processed per step when building index arrays (bounds temporaries).
 _CHUNK = 1 << 22
 
-#: Columns of the class sums: sum c log c, sum c G(c), distinct, n1, n2, sum c log^2 c.
-S_LOG, S_G, DISTINCT, N1, N2, S_LOG2 = range(6)
-_NCOL = 6
+#: Columns of the class sums: sum c log c, sum c G(c), distinct, n1, n2, sum c log^2 c, n3, n4
+#: (``n_j`` = number of classes of count j).
+S_LOG, S_G, DISTINCT, N1, N2, S_LOG2, N3, N4 = range(8)
+_NCOL = 8
 
 
 def grassberger_g(c: np.ndarray) -> np.ndarray:
@@ -94,6 +95,8 @@ def fsum(c: np.ndarray) -> np.ndarray:
     out[DISTINCT] = c.size
     out[N1] = int((cs == 1).sum())
     out[N2] = int((cs == 2).sum())
+    out[N3] = int((cs == 3).sum())
+    out[N4] = int((cs == 4).sum())
     return out
 
 
@@ -257,8 +260,14 @@ class SweepResult:
     ``grassberger`` have one row per view; ``plugin_stderr`` is the delta-method
     standard error of the whole-stream plug-in, ``sqrt(Var(-log p(w|h)) / (N - n))``
     with the surprisals treated as independent. ``block_sums[m]`` holds the class
-    sums of the m-grams of the whole stream (columns ``S_LOG .. N2``),
-    ``m = 0 .. max_n + 1``.
+    sums of the m-grams of the whole stream (columns ``S_LOG .. N4``),
+    ``m = 0 .. max_n + 1``. ``upper`` is the held-out log loss of the smoothed
+    model named by ``bound`` for each context length, ``upper_stderr`` its
+    batch-means standard error; ``discounts[n]`` are the ``(D1, D2, D3+)`` of its
+    top order ((n+1)-grams, raw counts), ``continuation_discounts[k]`` those of
+    the continuation counts of the (k+1)-grams (Kneser-Ney's lower orders; NaN
+    for absolute discounting, whose single discount is repeated in
+    ``discounts``), and ``discount`` is ``discounts[:, 0]``.
     """
 
     max_n: int
@@ -275,6 +284,10 @@ class SweepResult:
     coverage: np.ndarray
     coverage_k: int
     n_targets: int
+    bound: str = "kn"
+    discounts: np.ndarray | None = None
+    continuation_discounts: np.ndarray | None = None
+    heldout_probs: np.ndarray | None = None
 
     @property
     def distinct(self) -> np.ndarray:
@@ -302,6 +315,53 @@ def _batch_stderr(x: np.ndarray, max_batches: int = 50) -> float:
     return float(np.std(means, ddof=1) / np.sqrt(nb))
 
 
+class AbsoluteDiscounting:
+    """Interpolated absolute discounting on raw counts at every order (the earlier bound).
+
+    With ``D_n = n1 / (n1 + 2 n2)`` from the (n+1)-gram count-of-counts (clipped to
+    [0.1, 0.95]) and ``N1+(h)`` the number of distinct tokens seen after ``h``::
+
+        p_n(w | h) = [max(c_hw - D_n, 0) + D_n N1+(h) p_{n-1}(w | h')] / c_h
+        p_{-1}(w) = 1 / V,    p_n = p_{n-1} when c_h = 0
+
+    Same interface as :class:`._kn.ModifiedKneserNey` (``count_sweep(bound="absolute")``);
+    kept as the baseline of ``benchmarks/entropy.py`` and for comparison.
+    """
+
+    def __init__(self, targets: np.ndarray, max_n: int, vocab_size: int):
+        self.targets = np.asarray(targets, np.int64)
+        self.p = np.full(self.targets.size, 1.0 / vocab_size)
+        self.loss = np.full(max_n + 1, np.nan)
+        self.stderr = np.full(max_n + 1, np.nan)
+        self.discounts = np.full((max_n + 1, 3), np.nan)
+        self.continuation_discounts = self.discounts.copy()
+        self.probs = None
+
+    def step(self, m, bounds, raw_coc, plo, phi, qlo, qhi, ctx) -> None:
+        """Score context length ``n = m - 1``; ``ctx`` is the count of each context ``c_h``."""
+        n = m - 1
+        n1, n2 = float(raw_coc[0]), float(raw_coc[1])
+        d = float(np.clip(n1 / (n1 + 2 * n2) if n1 else 0.0, 0.1, 0.95))
+        self.discounts[n] = d
+        if not self.targets.size:
+            return
+        s = self.targets - n
+        lo, hi = plo[s], phi[s]
+        ch = ctx[s].astype(np.float64)
+        # distinct continuations: the level-m classes inside the context's interval, less
+        # the stream's final (m-1)-gram, which is followed by nothing
+        inside = np.searchsorted(bounds, np.maximum(hi - 1, lo).astype(bounds.dtype))
+        inside = inside - np.searchsorted(bounds, lo.astype(bounds.dtype))
+        n1p = np.where(hi > lo, inside + 1, 0) - ((hi - lo) - ctx[s])
+        chw = (qhi[s] - qlo[s]).astype(np.float64)
+        seen = ch > 0
+        mixed = (np.maximum(chw - d, 0.0) + d * n1p * self.p) / np.where(seen, ch, 1)
+        self.p = np.where(seen, mixed, self.p)
+        loss = -np.log(self.p)
+        self.loss[n] = float(loss.mean())
+        self.stderr[n] = _batch_stderr(loss)
+
+
 def count_sweep(
     train: np.ndarray,
     heldout: np.ndarray,
@@ -312,6 +372,8 @@ def count_sweep(
     coverage_k: int = 10,
     on_level: Callable[[int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    bound: str = "kn",
+    keep_probs: bool = False,
 ) -> SweepResult:
     """Conditional entropies, held-out upper bounds and coverage for ``n = 0 .. max_n``.
 
@@ -329,6 +391,12 @@ def count_sweep(
         Coverage threshold: fraction of held-out contexts seen ``>= k`` times.
     on_level, on_stage : callable, optional
         Progress callbacks: ``on_level(m)`` after each level, ``on_stage(name)``.
+    bound : {"kn", "absolute"}
+        Held-out model of the upper bound: interpolated modified Kneser-Ney
+        (:mod:`._kn`, the default) or interpolated absolute discounting on raw
+        counts (:class:`AbsoluteDiscounting`, the earlier bound).
+    keep_probs : bool
+        Keep the model's probability of every held-out target (``heldout_probs``).
 
     Notes
     -----
@@ -343,16 +411,14 @@ def count_sweep(
       about ``#contexts / (2 (P - n))``: G is unbiased for Poisson, not
       multinomial, counts, and a context's total is fixed.)
 
-    The held-out model for context length n is, with ``D_n = n1 / (n1 + 2 n2)``
-    from the (n+1)-gram count-of-counts (clipped to [0.1, 0.95]) and ``N1+(h)``
-    the number of distinct tokens seen after ``h``::
-
-        p_n(w | h) = [max(c_hw - D_n, 0) + D_n N1+(h) p_{n-1}(w | h')] / c_h
-        p_{-1}(w) = 1 / V,    p_n = p_{n-1} when c_h = 0
-
-    and ``upper[n] = -mean_j log p_n(x_j | x_{j-n} .. x_{j-1})`` over the same
-    held-out targets ``j >= max_n`` for every n.
+    The held-out model for context length n is the interpolated modified
+    Kneser-Ney (n+1)-gram model of :mod:`._kn` (raw counts at the top order,
+    continuation counts below it, three discounts per order, base ``1/V``), and
+    ``upper[n] = -mean_j log p_n(x_j | x_{j-n} .. x_{j-1})`` over the same
+    held-out targets ``j >= max_n`` for every n, with a batch-means standard error.
     """
+    if bound not in ("kn", "absolute"):
+        raise ValueError(f"bound must be 'kn' or 'absolute', got {bound!r}")
     T = np.asarray(train)
     X = np.ascontiguousarray(heldout).astype(np.int64)
     N, H = int(T.size), int(X.size)
@@ -388,9 +454,6 @@ def count_sweep(
     block_sums = np.zeros((M + 1, _NCOL))
     plugin_se = np.full(M, np.nan)
     block_sums[0] = vw[-1].sums
-    discount = np.full(M, np.nan)
-    upper = np.full(M, np.nan)
-    upper_se = np.full(M, np.nan)
     coverage = np.full(M, np.nan)
     prev_ctx = [v.sums.copy() for v in vw]  # level 0: the empty context before every token
 
@@ -404,8 +467,14 @@ def count_sweep(
     qlo = np.zeros(H, dtype=np.int64)
     qhi = np.full(H, N, dtype=np.int64)
     ctx_prev = np.full(H, N, dtype=np.int64)
-    n1p_prev = np.full(H, int((first_tok > 0).sum()), dtype=np.int64)
-    p_model = np.full(n_targets, 1.0 / vocab_size)
+    if bound == "kn":
+        from ._kn import ModifiedKneserNey
+
+        model: AbsoluteDiscounting | ModifiedKneserNey = ModifiedKneserNey(
+            T, sa, lcp, targets, max_n, vocab_size, keep_probs=keep_probs
+        )
+    else:
+        model = AbsoluteDiscounting(targets, max_n, vocab_size)
 
     bounds = np.zeros(0, dtype=idx_dt)
     new = _equal_positions(lcp, 0, idx_dt)
@@ -435,6 +504,7 @@ def count_sweep(
         full = block_sums[m]
 
         # held-out: narrow X[s:s+m-1] -> X[s:s+m] for the starts that still match
+        plo, phi = qlo.copy(), qhi.copy()
         valid = H - m + 1
         if valid > 0:
             if m == 1:
@@ -453,29 +523,15 @@ def count_sweep(
 
         # smoothed model for context length n = m - 1; the context of target j starts at j - n
         n = m - 1
-        d = full[N1] / (full[N1] + 2 * full[N2]) if full[N1] else 0.0
-        d = float(np.clip(d, 0.1, 0.95))
-        discount[n] = d
+        model.step(m, bounds, full[[N1, N2, N3, N4]], plo, phi, qlo, qhi, ctx_prev)
         if n_targets:
-            s = targets - n
-            chw = c_m[s].astype(np.float64)
-            ch = ctx_prev[s].astype(np.float64)
-            seen = ch > 0
-            mixed = (np.maximum(chw - d, 0.0) + d * n1p_prev[s] * p_model) / np.where(seen, ch, 1)
-            p_model = np.where(seen, mixed, p_model)
-            loss = -np.log(p_model)
-            upper[n] = float(loss.mean())
-            upper_se[n] = _batch_stderr(loss)
-            coverage[n] = float((ctx_prev[s] >= coverage_k).mean())
+            coverage[n] = float((ctx_prev[targets - n] >= coverage_k).mean())
 
-        # context count and distinct continuations of X[s:s+m] (used at n = m)
+        # count of X[s:s+m] as a context (followed by a token), used at n = m
         if m < M:
             has = c_m > 0
             at_end = np.zeros(H, dtype=bool)
             at_end[has] = sa[qlo[has]] == N - m  # the training stream ends with this m-gram
-            a = np.searchsorted(new, qlo.astype(new.dtype))
-            inside = np.searchsorted(new, np.maximum(qhi - 1, qlo).astype(new.dtype)) - a
-            n1p_prev = np.where(has, inside + 1, 0) - at_end
             ctx_prev = c_m - at_end
         if on_level is not None:
             on_level(m)
@@ -489,10 +545,14 @@ def count_sweep(
         grassberger=gr,
         plugin_stderr=plugin_se,
         block_sums=block_sums,
-        upper=upper,
-        upper_stderr=upper_se,
-        discount=discount,
+        upper=model.loss,
+        upper_stderr=model.stderr,
+        discount=model.discounts[:, 0].copy(),
         coverage=coverage,
         coverage_k=int(coverage_k),
         n_targets=n_targets,
+        bound=bound,
+        discounts=model.discounts,
+        continuation_discounts=model.continuation_discounts,
+        heldout_probs=model.probs,
     )

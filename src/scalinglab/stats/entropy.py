@@ -10,10 +10,12 @@ the suffix array of the training split (:mod:`._ngram`), giving
   the true one, so its expectation is at most the truth (Jensen);
 * ``miller_madow``, ``grassberger``: bias-corrected estimates; ``estimate`` is
   the recommended one (``estimator`` names it);
-* ``upper``: the held-out cross-entropy of a smoothed n-gram model trained on
-  the training split (and, with ``entropy_from``, of a trained network: any
-  model's held-out loss is an upper bound in expectation). The lower of the two
-  is kept.
+* ``upper``: the held-out cross-entropy of an interpolated modified
+  Kneser-Ney (n+1)-gram model trained on the training split (:mod:`._kn`: raw
+  counts at the top order, continuation counts below, three discounts per
+  order; normalised over the V tokens), and, with ``entropy_from``, of a
+  trained network: any model's held-out loss is an upper bound in expectation.
+  The lower of the two is kept.
 
 NSB is not offered. The reference implementation (``ndd``, last released
 2021) does not build on the Python here (it needs numpy.distutils and a
@@ -489,6 +491,7 @@ class EntropyResult:
     corpus: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     seconds: float = float("nan")
+    discounts: dict[str, Any] | None = None
 
     @property
     def max_n(self) -> int:
@@ -518,7 +521,7 @@ class EntropyResult:
             "warnings": list(self.warnings),
             "method": (
                 f"{self.estimator} estimate from suffix-array n-gram counts; lower = plug-in; "
-                "upper = held-out cross-entropy of interpolated absolute discounting"
+                "upper = held-out cross-entropy of interpolated modified Kneser-Ney"
                 + (" or of the external model, whichever is lower" if self._has_external else "")
             ),
             "units": "nats",
@@ -543,6 +546,7 @@ class EntropyResult:
                 "estimate": self.prefix_estimates,
             },
             "kn_discount": self.discount,
+            "discounts": self.discounts,
             "distinct_ngrams": self.distinct_ngrams,
             "block_entropy": self.block_entropy,
             "gamma_offset": self.gamma_offset.to_dict() if self.gamma_offset else None,
@@ -584,7 +588,7 @@ class EntropyResult:
             "-",
             color="tab:red",
             lw=1,
-            label="upper (held-out n-gram model)",
+            label="upper (held-out Kneser-Ney model)",
         )
         if self._has_external:
             ax.plot(
@@ -1001,6 +1005,17 @@ def entropy(
         prefix_tokens=list(sweep.views),
         prefix_estimates=rows,
         discount=sweep.discount,
+        discounts={
+            "top": sweep.discounts,
+            "continuation": sweep.continuation_discounts,
+            "note": (
+                "(D1, D2, D3+) per context length n: 'top' from the raw counts of the "
+                "(n+1)-grams (the top order of the model for n; kn_discount is its D1), "
+                "'continuation' from the continuation counts of the (n+1)-grams (the order "
+                "below the top of longer models); (0.5, 1, 1.5) where the count-of-counts "
+                "give no valid estimate"
+            ),
+        },
         distinct_ngrams=sweep.distinct,
         block_entropy=sweep.block_entropy,
         gamma=gamma,
