@@ -17,12 +17,17 @@ from .errors import UserError
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("corpus", "stats", "theory", "train", "fit", "synth", "report")
+_SUBPACKAGES = ("corpus", "stats", "theory", "train", "fit", "synth", "report", "validation")
 
 
 def __getattr__(name: str) -> Any:
     # Subpackages load lazily so that `import scalinglab` stays fast and torch is
     # imported only by code that trains.
+    if name == "validate":  # the function, from its subpackage
+        from .validation import validate
+
+        globals()["validate"] = validate
+        return validate
     if name in _SUBPACKAGES:
         module = import_module(f".{name}", __name__)
         globals()[name] = module
@@ -31,7 +36,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_SUBPACKAGES])
+    return sorted([*globals(), *_SUBPACKAGES, "validate"])
 
 
-__all__ = ["UserError", "__version__", *_SUBPACKAGES]
+__all__ = ["UserError", "__version__", "validate", *_SUBPACKAGES]

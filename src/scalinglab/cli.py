@@ -35,6 +35,7 @@ def _root() -> None:
 # Modules whose register(app) adds verbs, in the order they appear in --help.
 _VERB_MODULES = (
     "scalinglab.theory.cli",  # predict
+    "scalinglab.validation.cli",  # validate
     "scalinglab.stats.cli",  # stats
     "scalinglab.corpus.cli",  # tokenize
     "scalinglab.train.cli",  # train, sweep

@@ -46,6 +46,9 @@ from .powerlaw import ALPHA_LIMIT, PowerLawFit, fit_power_law
 RUN_FORMAT = 1
 #: TrainConfig fields that change where or how fast a run executes but not its result.
 _EXECUTION_ONLY = ("device", "compile", "threads")
+#: TrainConfig fields added after runs were first recorded: left out of the run id at their
+#: default, so that the ids of earlier runs stay valid.
+_NEW_AT_DEFAULT = {"min_steps": 0}
 
 
 # -- grids ------------------------------------------------------------------------------------
@@ -117,7 +120,11 @@ def run_id(corpus_hash: str, model: dict[str, Any], train: dict[str, Any]) -> st
         "format": RUN_FORMAT,
         "corpus": corpus_hash,
         "model": model,
-        "train": {k: v for k, v in train.items() if k not in _EXECUTION_ONLY},
+        "train": {
+            k: v
+            for k, v in train.items()
+            if k not in _EXECUTION_ONLY and not (k in _NEW_AT_DEFAULT and v == _NEW_AT_DEFAULT[k])
+        },
     }
     digest = hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=5).hexdigest()
     return f"P{train['P']}-T{train['context']}-lr{train['lr']:g}-s{train['seed']}-{digest}"

@@ -82,6 +82,9 @@ class TrainConfig:
         Wrap the model in ``torch.compile``.
     threads : int or None
         CPU threads for torch (None: leave torch's default).
+    min_steps : int
+        Optimiser steps at least, whatever ``max_epochs`` gives (a small P needs many
+        passes to converge; 0: no floor).
     max_time_s : float or None
         Wall-clock cap on the training loop (seconds): when it is reached the model
         is evaluated once more and training stops (``stop_reason`` "time_budget").
@@ -109,6 +112,7 @@ class TrainConfig:
     compile: bool = False
     threads: int | None = None
     max_time_s: float | None = None
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -118,6 +122,7 @@ class TrainConfig:
             "batch_size": self.batch_size >= 1,
             "max_epochs": math.isfinite(self.max_epochs) and self.max_epochs > 0,
             "max_steps": self.max_steps >= 1,
+            "min_steps": self.min_steps >= 0,
             "warmup_steps": self.warmup_steps >= 0,
             "min_lr_ratio": 0 <= self.min_lr_ratio <= 1,
             "evals": self.evals >= 1,
@@ -415,6 +420,7 @@ def train(
     min_blocks = (cfg.P - T) // T if cfg.P >= 2 * T else 1
     batch = min(cfg.batch_size, min_blocks)
     planned = int(max(1, min(cfg.max_steps, math.ceil(cfg.max_epochs * min_blocks / batch))))
+    planned = max(planned, min(cfg.min_steps, cfg.max_steps))
     evals = set(eval_steps(planned, cfg.evals).tolist())
 
     hist: dict[str, list[float]] = {"step": [], "val_loss": [], "train_loss": [], "lr": []}

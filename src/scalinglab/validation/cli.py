@@ -1,0 +1,106 @@
+"""The ``validate`` verb: predicted against measured alpha_D in one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .core import DEFAULT_BUDGET_S
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``scalinglab validate``."""
+
+    @app.command("validate")
+    def validate_cmd(
+        corpus: Annotated[
+            str | None,
+            typer.Argument(help="A corpus directory or raw source (default: python-stdlib)."),
+        ] = None,
+        tokenizer: Annotated[
+            str | None, typer.Option(help="Tokenizer for a raw source (default bpe:8192).")
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
+            "results/validate"
+        ),
+        budget: Annotated[
+            float, typer.Option(help="Wall seconds for the whole validation (sizes the grid).")
+        ] = DEFAULT_BUDGET_S,
+        p_max: Annotated[
+            str | None, typer.Option(help="Largest training size of the sweep (e.g. 2^18).")
+        ] = None,
+        p_min: Annotated[
+            str, typer.Option(help="Smallest training size; the grid doubles from it.")
+        ] = "2^12",
+        max_n: Annotated[int | None, typer.Option(help="Largest context length for H_n.")] = None,
+        workers: Annotated[int, typer.Option(help="Sweep runs in parallel processes.")] = 2,
+        device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:K or mps.")] = "auto",
+        boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    ) -> None:
+        """Predict alpha_D, measure it with a data-limited sweep, and compare.
+
+        Writes DIR/validation.json and DIR/validation.png (and DIR/predict, DIR/sweep,
+        DIR/width_check). Resumable: a second run reuses every finished step.
+
+        Example: scalinglab validate ../shared/data/tiny-shakespeare.txt --tokenizer char
+        --budget 900 --out val
+        """
+        from .._progress import console
+        from ..train.sweep import parse_int_list
+        from .core import validate
+
+        pm = None
+        if p_max is not None:
+            values = parse_int_list(p_max)
+            if len(values) != 1:
+                from ..errors import UserError
+
+                raise UserError(f"--p-max takes one token count, got {p_max!r}")
+            pm = values[0]
+        p0 = parse_int_list(p_min)
+        if len(p0) != 1:
+            from ..errors import UserError
+
+            raise UserError(f"--p-min takes one token count, got {p_min!r}")
+        opts = {"max_n": max_n} if max_n is not None else {}
+        res = validate(
+            corpus,
+            out=out,
+            tokenizer=tokenizer,
+            budget=budget,
+            p_max=pm,
+            p_min=p0[0],
+            workers=workers,
+            device=device,
+            seed=seed,
+            n_boot=boot,
+            predict_options=opts,
+        )
+        stdout = console.__class__()
+        a_p, a_m = res.predicted["alpha_D"], res.measured["alpha_D"]
+
+        def fmt(a: dict) -> str:
+            if a.get("value") is None:
+                return "undefined"
+            ci = a.get("ci95") or [float("nan")] * 2
+            return (
+                f"{a['value']:.3f} ± {a['stderr'] or float('nan'):.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+            )
+
+        stdout.print(f"predicted alpha_D: {fmt(a_p)}", highlight=False)
+        stdout.print(f"measured alpha_D:  {fmt(a_m)} over P {a_m.get('window')}", highlight=False)
+        ex = res.extrapolation
+        if ex:
+            stdout.print(
+                f"extrapolation to P = {ex['P']:,}: measured-fit error "
+                f"{ex['measured_fit_error_percent']:+.1f}%, predicted-curve error "
+                f"{ex.get('predicted_curve_error_percent', float('nan')):+.1f}%",
+                highlight=False,
+            )
+        for w in res.warnings:
+            stdout.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        stdout.print(res.verdict, highlight=False)
+        stdout.print(f"results in {out}/ (validation.json, validation.png)", highlight=False)
