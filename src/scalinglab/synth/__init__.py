@@ -6,7 +6,8 @@ statistics) and a ``generate_*`` function writing a TokenCorpus whose
 truth in ``DIR/truth.json``.
 """
 
-from . import groups, ladder, markov, pcfg, prng, rhm, walks
+from . import facts, groups, ladder, markov, pcfg, prng, rhm, walks
+from .facts import FactsSource, generate_facts
 from .groups import Group, generate_group, group
 from .ladder import KGramModel, generate_ladder
 from .markov import MarkovChain, PowerLawSource, generate_markov, generate_powerlaw, random_chain
@@ -16,6 +17,7 @@ from .rhm import RandomHierarchyModel, generate_rhm
 from .walks import GraphWalk, generate_walk, random_graph
 
 __all__ = [
+    "FactsSource",
     "Group",
     "GraphWalk",
     "KGramModel",
@@ -23,6 +25,7 @@ __all__ = [
     "PowerLawSource",
     "RandomHierarchyModel",
     "VaryingTreePCFG",
+    "generate_facts",
     "generate_group",
     "generate_ladder",
     "generate_lcg",
@@ -33,6 +36,7 @@ __all__ = [
     "generate_rhm",
     "generate_walk",
     "group",
+    "facts",
     "groups",
     "ladder",
     "lcg",
