@@ -11,7 +11,7 @@ Going from level ``m - 1`` to ``m`` adds the boundaries ``{k : lcp[k] = m - 1}``
 each splitting one class in two. The sweep keeps the sorted boundary array
 and the running sums over classes of ``f(c)`` for
 
-    f(c) = (c log c,  c G(c),  [c >= 1],  [c = 1],  [c = 2])
+    f(c) = (c log c,  c G(c),  [c >= 1],  [c = 1],  [c = 2],  c log^2 c,  [c = 3],  [c = 4])
 
 and updates them by the splits alone (old class out, pieces in), so level m
 costs ``O(B_m log N)`` for its ``B_m`` new boundaries, one copy of the
@@ -29,17 +29,17 @@ block entropies over different sample sizes.
 In the same level loop the held-out stream is matched against the training
 suffix array: for every held-out start ``s`` the rank interval of the m-gram
 ``X[s:s+m]`` is narrowed from that of ``X[s:s+m-1]`` by a vectorised binary
-search on the m-th token. Its width is the training count, and the number of
-level-(m+1) boundaries inside it counts the distinct tokens that follow it.
-These give an interpolated absolute-discounting model (Kneser-Ney's discount
-and recursion, on raw lower-order counts) whose held-out log loss at every
-context length is the upper bound.
-
-Kneser-Ney's continuation counts ``N1+(. w)`` are not used: counting distinct
-left extensions needs a second suffix array of the reversed stream (or range
-distinct queries on the BWT), and the lower-order normaliser ``N1+(. h .)`` is
-an interval statistic of neither, so the raw-count recursion, which still
-gives a normalised model and therefore a valid upper bound, is kept.
+search on the m-th token. Its width is the training count, and the level-m
+classes inside the interval of ``X[s:s+m-1]`` are the distinct tokens that
+follow that context. These feed the held-out model of the upper bound,
+interpolated modified Kneser-Ney (:mod:`._kn`), whose log loss at every
+context length is the upper bound. Kneser-Ney's continuation counts
+``N1+(. u)`` need no second suffix array: the (m+1)-gram at position ``q`` is
+the first of its class in suffix-array order iff ``PLCP[q] <= m``, so the
+number of distinct left extensions of ``u`` is a range count, over ``u``'s
+interval, of a bit vector built from one byte per rank (``PLCP[sa[r] - 1]``).
+The earlier bound, interpolated absolute discounting on raw counts at every
+order (:class:`AbsoluteDiscounting`), stays available as ``bound="absolute"``.
 
 The loops in this module run over levels, chunks and views, never over tokens.
 """

@@ -71,7 +71,8 @@ __all__ = [
 ESTIMATORS = ("grassberger", "miller-madow", "plugin")
 
 #: Default cap on training tokens: the suffix array of 1e8 tokens needs about
-#: 20 bytes per token at peak (benchmarks/entropy.py: 19.4-19.9 B/token at 1e7), 2 GB.
+#: 21 bytes per token at peak (benchmarks/entropy.py: 20.9-21.5 B/token at 1e7 with the
+#: Kneser-Ney bound), 2.2 GB.
 DEFAULT_MAX_TOKENS = 100_000_000
 # Largest context length n of H_n when none is given (the stats verb's default too).
 DEFAULT_MAX_N = 32
