@@ -51,9 +51,11 @@ sighting at distance d carries,
 
     H_n - H_inf = sum_k p_k^2 sum_{d>n} (1 - p_k)^(d-1) g_k(d).
 
-This tail is summed directly up to a distance ``D_k`` far enough that
-``lambda_k^(D_k+1) <= 1/2`` or ``(1-p_k)^(D_k) <= 1e-20``, and beyond it in
-closed form from ``g(x) = sum_{j>=1} x^(2j) / (2j (2j-1))``:
+This tail is summed directly up to a distance ``D_k = min(tau_k ln 2,
+46 / p_k)``, far enough that ``lambda_k^(D_k+1) <= 1/2`` or
+``(1-p_k)^(D_k) <= 1e-20`` (at most 2^26 terms over all facts, else a
+UserError: e.g. K <= ~400 at a = c = 2, tau0 = 4), and beyond it in closed
+form from ``g(x) = sum_{j>=1} x^(2j) / (2j (2j-1))``:
 ``sum_{d>D} (1-p)^(d-1) lambda^(2jd) = (1-p)^D lambda^(2j(D+1)) / (1 - (1-p) lambda^(2j))``.
 
 Exponents (continuum limit K -> infinity)
@@ -101,7 +103,7 @@ those windows.
 
 Defaults: K = 32 (V = 64), a = c = 2.5, tau0 = 4: gamma = 0.6, beta_op = 2,
 beta_F = 1.8, alpha_D = 0.15 (operator) or 1/6 (Frobenius); ``H_0 - H_inf``
-is about 0.25 nats and ``H_n`` keeps falling beyond n = 256.
+is 0.31 nats and ``H_n`` keeps falling beyond n = 256.
 
 Sampling
 --------
@@ -142,6 +144,9 @@ MAX_FACTS = 4096
 MAX_TAU = 1e12
 #: Most terms of the direct entropy sums over all facts together.
 MAX_TERMS = 1 << 26
+#: Longest H_n list and largest lag of the truth.
+MAX_N = 1 << 20
+MAX_LAG = 1 << 40
 #: Relative tolerance of the power-law windows.
 WINDOW_TOLERANCE = 0.1
 #: Grid lags per octave for the local slopes.
@@ -152,40 +157,44 @@ _SERIES_TERMS = 60
 
 
 def binary_information(x: np.ndarray | float) -> np.ndarray:
-    """``g(x) = ln 2 - h2((1 + x) / 2)`` in nats, for ``0 <= x < 1``.
+    """``g(x) = ln 2 - h2((1 + x) / 2)`` in nats, for ``0 <= x <= 1``.
 
     The information a sighting carries about a bit whose correlation with it
     is ``x`` (``x = lambda^d``): ``g = ((1+x) ln(1+x) + (1-x) ln(1-x)) / 2``,
     evaluated by its series ``sum_j x^(2j) / (2j (2j-1))`` below ``x = 0.1``.
     """
     x = np.asarray(x, dtype=np.float64)
-    small = x < 0.1
-    xs = np.where(small, x, 0.0)
-    series = np.zeros_like(x)
+    flat = np.atleast_1d(x).ravel()
+    out = np.empty_like(flat)
+    small = flat < 0.1
+    xs = flat[small]
     x2 = xs * xs
-    term = np.ones_like(x)
-    for j in range(1, 16):
-        term = term * x2
-        series = series + term / (2 * j * (2 * j - 1))
-    xl = np.where(small, 0.5, x)
+    term = np.ones_like(xs)
+    acc = np.zeros_like(xs)
+    for j in range(1, 16):  # x^30 / 870 < 1e-32 relative to x^2 / 2
+        term *= x2
+        acc += term / (2 * j * (2 * j - 1))
+    out[small] = acc
+    xl = flat[~small]
     with np.errstate(divide="ignore", invalid="ignore"):
         direct = 0.5 * ((1 + xl) * np.log1p(xl) + (1 - xl) * np.log1p(-xl))
-    direct = np.where(xl >= 1.0, _LN2, direct)
-    return np.where(small, series, direct)
+    out[~small] = np.where(xl >= 1.0, _LN2, direct)
+    return out.reshape(x.shape)
 
 
 def _information_at(d: np.ndarray, tau: float) -> np.ndarray:
     """``g(lambda^d)`` with ``lambda = exp(-1/tau)``, precise also where ``lambda^d ~ 1``."""
-    d = np.asarray(d, dtype=np.float64)
-    x = np.exp(-d / tau)
-    y = -np.expm1(-d / tau)  # 1 - x without cancellation
-    near_one = x > 0.9
-    ys = np.where(near_one, y, 0.5)
+    u = np.asarray(d, dtype=np.float64) / tau
+    x = np.exp(-u)
+    out = np.empty_like(x)
+    near = x > 0.9
+    y = -np.expm1(-u[near])  # 1 - x without cancellation
+    # h2((1 + x) / 2) = h2(1 - y/2) = -(1 - y/2) ln(1 - y/2) - (y/2) ln(y/2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # h2((1 + x) / 2) = h2(1 - y/2) = -(1 - y/2) ln(1 - y/2) - (y/2) ln(y/2)
-        h = -(1 - ys / 2) * np.log1p(-ys / 2) - (ys / 2) * np.log(ys / 2)
-    g_near = np.where(ys > 0, _LN2 - h, _LN2)
-    return np.where(near_one, g_near, binary_information(np.where(near_one, 0.0, x)))
+        h = -(1 - y / 2) * np.log1p(-y / 2) - (y / 2) * np.log(y / 2)
+    out[near] = np.where(y > 0, _LN2 - h, _LN2)
+    out[~near] = binary_information(x[~near])
+    return out
 
 
 def _series_tail(n: np.ndarray, p: float, tau: float) -> np.ndarray:
@@ -221,7 +230,7 @@ def _log_secant_slopes(logf, grid: np.ndarray) -> np.ndarray:
 
 
 def _longest_window(grid: np.ndarray, slope: np.ndarray, target: float | None, tol: float):
-    """Longest run of grid lags whose local slope is within ``tol * target`` of target."""
+    """Longest run (3 grid lags or more) whose local slope is within ``tol * target`` of target."""
     if target is None or not np.isfinite(target) or target <= 0:
         return None
     ok = np.isfinite(slope) & (np.abs(slope - target) <= tol * target)
@@ -231,6 +240,8 @@ def _longest_window(grid: np.ndarray, slope: np.ndarray, target: float | None, t
     runs = edges.reshape(-1, 2)
     ratio = grid[runs[:, 1] - 1] / grid[runs[:, 0]]
     best = runs[int(np.argmax(ratio))]
+    if best[1] - best[0] < 3:
+        return None
     return int(grid[best[0]]), int(grid[best[1] - 1])
 
 
@@ -401,7 +412,7 @@ class FactsSource:
 
     def conditional_entropies(self, max_n: int) -> np.ndarray:
         """Exact ``H_n`` for ``n = 0..max_n`` (nats); ``H_0 = H(p) + ln 2``."""
-        max_n = check_int("max_n", max_n, minimum=0)
+        max_n = check_int("max_n", max_n, minimum=0, maximum=MAX_N)
         tail = self.entropy_excess(np.arange(max_n + 1))
         h_inf = self.index_entropy() + _LN2 - tail[0]
         return h_inf + tail
@@ -444,24 +455,33 @@ class FactsSource:
         pts = max(2, int(math.log2(hi / 2) * SLOPES_PER_OCTAVE) + 1)
         return np.unique(np.round(np.geomspace(2, hi, pts)).astype(np.int64))
 
-    def local_slopes(self, max_lag: int = 1 << 17) -> dict[str, Any]:
+    def slope_points(self, max_lag: int) -> np.ndarray:
+        """Every lag the local slopes use: the grid and the ends of its secants."""
+        grid = self.slope_grid(max_lag)
+        ends = [grid, np.maximum(1, np.floor(grid / math.sqrt(2))), np.ceil(grid * math.sqrt(2))]
+        return np.unique(np.concatenate(ends).astype(np.int64))
+
+    def local_slopes(
+        self, max_lag: int = 1 << 17, excess: dict[int, float] | None = None
+    ) -> dict[str, Any]:
         """Exact local slopes, power-law windows and window fits of the three curves.
 
         The local slope at n is the secant ``-d ln f / d ln n`` between
         ``floor(n/sqrt 2)`` and ``ceil(n sqrt 2)``; a window is the longest run of
         grid lags where it is within 10% of the asymptotic exponent; the window
         fit is the least-squares slope of ``ln f`` against ``ln n`` over the
-        grid lags inside it.
+        grid lags inside it. ``excess`` may hold ``H_n - H_inf`` already computed
+        (keyed by n) for the lags :meth:`slope_points` lists.
         """
-        max_lag = check_int("max_lag", max_lag, minimum=4)
+        max_lag = check_int("max_lag", max_lag, minimum=4, maximum=MAX_LAG)
         grid = self.slope_grid(max_lag)
-        points = np.unique(
-            np.concatenate(
-                [grid, np.maximum(1, np.floor(grid / math.sqrt(2))), np.ceil(grid * math.sqrt(2))]
-            ).astype(np.int64)
-        )
+        points = self.slope_points(max_lag)
+        if excess is None:
+            values = self.entropy_excess(points)
+        else:
+            values = np.array([excess[int(n)] for n in points])
         with np.errstate(divide="ignore"):
-            log_tail = np.log(self.entropy_excess(points))
+            log_tail = np.log(values)
 
         def log_h(n: np.ndarray) -> np.ndarray:
             return log_tail[np.searchsorted(points, n)]
@@ -556,10 +576,12 @@ class FactsSource:
             Norms at every lag 1..256 and log-spaced lags up to ``max_lag``; the
             local slopes and windows are searched up to it too.
         """
-        max_n = check_int("max_n", max_n, minimum=1)
-        max_lag = check_int("max_lag", max_lag, minimum=4)
-        hn = self.conditional_entropies(max_n)
-        h_inf = self.entropy_inf()
+        max_n = check_int("max_n", max_n, minimum=1, maximum=MAX_N)
+        max_lag = check_int("max_lag", max_lag, minimum=4, maximum=MAX_LAG)
+        ns = np.unique(np.concatenate([np.arange(max_n + 1), self.slope_points(max_lag)]))
+        excess = dict(zip(ns.tolist(), self.entropy_excess(ns).tolist(), strict=True))
+        h_inf = self.index_entropy() + _LN2 - excess[0]
+        hn = h_inf + np.array([excess[n] for n in range(max_n + 1)])
         lags = np.unique(
             np.concatenate(
                 [
@@ -569,7 +591,7 @@ class FactsSource:
             )
         )
         ex = self.exponents()
-        loc = self.local_slopes(max_lag)
+        loc = self.local_slopes(max_lag, excess)
         fits = loc["fits"]
 
         def alpha(gamma: float | None, beta: float | None) -> float | None:
@@ -603,7 +625,7 @@ class FactsSource:
             "H_inf": nats_bits(h_inf),
             "entropy_excess": {
                 "n": loc["n"].tolist(),
-                "nats": self.entropy_excess(loc["n"]).tolist(),
+                "nats": [excess[int(n)] for n in loc["n"]],
                 "formula": "H_n - H_inf = sum_k p_k^2 sum_{d>n} (1-p_k)^(d-1) "
                 "[ln 2 - h2((1 + lambda_k^d)/2)]",
             },
