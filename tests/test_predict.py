@@ -190,7 +190,7 @@ def test_gamma_comes_from_model_losses_when_counts_are_unreliable():
     assert pred.gamma["value"] == pytest.approx(0.3, abs=1e-9)
     assert pred.gamma["window"] == [1, 20]
     assert pred.alpha_D["value"] == pytest.approx(0.3 / 1.6, rel=1e-9)
-    assert any("per-position losses" in w for w in pred.warnings)
+    assert any("per-position loss" in w for w in pred.warnings)
     # the curve follows the model losses: L(P) at a horizon n* <= 20 equals 2 n*^-0.3
     d = pred.to_dict()
     ns, loss = np.asarray(d["horizon"]["n_star"]), np.asarray(d["predicted_loss"]["loss"])

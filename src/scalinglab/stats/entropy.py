@@ -493,6 +493,8 @@ class EntropyResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = float("nan")
     discounts: dict[str, Any] | None = None
+    #: standard error of upper_ngram[n-1] - upper_ngram[n], paired over held-out targets
+    upper_drop_stderr: np.ndarray | None = None
 
     @property
     def max_n(self) -> int:
@@ -530,6 +532,7 @@ class EntropyResult:
             "grassberger": self.grassberger,
             "upper_stderr": self.upper_stderr,
             "upper_ngram": self.upper_ngram,
+            "upper_ngram_drop_stderr": self.upper_drop_stderr,
             "ngram_heldout_loss": self.ngram_loss,
             "upper_external": self.upper_external if self._has_external else None,
             "coverage_k": self.coverage_k,
@@ -718,6 +721,32 @@ def reliability(
     return agree, converged, converged_prefixes, reliable
 
 
+def _paired_drop_stderr(probs: np.ndarray | None, arg: np.ndarray) -> np.ndarray:
+    """Standard error of ``upper_ngram[n-1] - upper_ngram[n]``, paired over held-out targets.
+
+    Both bounds score the same targets, so most of their sampling noise is common:
+    the error of their difference (batch means of the per-target differences) is
+    far below either error. ``arg[n]`` is the context length whose loss the running
+    minimum kept at n (a flat step has difference 0 and error 0).
+    """
+    out = np.full(arg.size, np.nan)
+    if probs is None:
+        return out
+    from ._ngram import _batch_stderr
+
+    out[0] = np.nan
+    for k in range(1, arg.size):  # context lengths, not tokens
+        a, b = int(arg[k - 1]), int(arg[k])
+        if a == b:
+            out[k] = 0.0
+            continue
+        pa, pb = probs[a], probs[b]
+        ok = np.isfinite(pa) & np.isfinite(pb) & (pa > 0) & (pb > 0)
+        if ok.sum() > 1:
+            out[k] = _batch_stderr(np.log(pb[ok]) - np.log(pa[ok]))
+    return out
+
+
 def _reliable_window(reliable: np.ndarray) -> tuple[int, int] | None:
     r = np.asarray(reliable, dtype=bool)
     idx = np.flatnonzero(r[1:]) + 1
@@ -901,6 +930,7 @@ def entropy(
             coverage_k=int(coverage_k),
             on_level=on_level,
             on_stage=on_stage,
+            keep_probs=True,
         )
 
     n = np.arange(max_n + 1)
@@ -918,6 +948,8 @@ def entropy(
     arg = np.maximum.accumulate(np.where(sweep.upper <= best, np.arange(max_n + 1), 0))
     upper_ngram = np.where(np.isfinite(best), best, np.nan)
     ngram_stderr = sweep.upper_stderr[arg]
+    drop_stderr = _paired_drop_stderr(sweep.heldout_probs, arg)
+    sweep.heldout_probs = None  # (max_n + 1) x targets: not kept beyond this point
     upper_external = np.full(max_n + 1, np.nan)
     if external:
         for k, v in external.items():
@@ -993,6 +1025,7 @@ def entropy(
         upper=upper,
         upper_stderr=upper_stderr,
         upper_ngram=upper_ngram,
+        upper_drop_stderr=drop_stderr,
         ngram_loss=sweep.upper,
         upper_external=upper_external,
         lower=lower,

@@ -45,6 +45,10 @@ class ModelLosses:
         Held-out targets scored per position (blocks).
     corpus : dict
         The corpus block (source, tokens, vocab_size, tokenizer, content_hash).
+    drop_stderr : np.ndarray of float, optional
+        Standard error of ``L_{n_prev} - L_n`` (the previous entry's loss minus this
+        one's), paired over the same held-out blocks or targets; NaN where unknown
+        (always at the first entry). Far smaller than either point's error.
     """
 
     n: np.ndarray
@@ -55,6 +59,7 @@ class ModelLosses:
     training: dict[str, Any] = field(default_factory=dict)
     eval_tokens: int = 0
     corpus: dict[str, Any] = field(default_factory=dict)
+    drop_stderr: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = np.asarray(self.n, dtype=np.int64)
@@ -69,6 +74,14 @@ class ModelLosses:
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "loss", loss)
         object.__setattr__(self, "stderr", se)
+        ds = (
+            np.full(n.shape, np.nan)
+            if self.drop_stderr is None
+            else np.asarray(self.drop_stderr, dtype=np.float64)
+        )
+        if ds.shape != n.shape:
+            raise UserError("model losses: drop_stderr must have one entry per n")
+        object.__setattr__(self, "drop_stderr", ds)
 
     @property
     def context(self) -> int:
@@ -92,6 +105,7 @@ class ModelLosses:
                 "training": self.training,
                 "eval_tokens": self.eval_tokens,
                 "corpus": self.corpus,
+                "drop_stderr": self.drop_stderr,
             }
         )
 
@@ -110,6 +124,11 @@ class ModelLosses:
                 training=dict(d.get("training") or {}),
                 eval_tokens=int(d.get("eval_tokens") or 0),
                 corpus=dict(d.get("corpus") or {}),
+                drop_stderr=np.asarray(
+                    [np.nan if v is None else v for v in d["drop_stderr"]], dtype=np.float64
+                )
+                if d.get("drop_stderr") is not None
+                else None,
             )
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, UserError):

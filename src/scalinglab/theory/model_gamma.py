@@ -10,8 +10,10 @@ found, not assumed:
   geometric means of n and of L_n, between which a pure power law holds
   exactly; the relative standard error of a bin is the mean of its positions'
   over sqrt(positions);
-* the horizon ``n_h`` is the last position of the last bin whose mean lies
-  below the previous bin's by more than ``z = 2`` combined standard errors.
+* the horizon ``n_h`` is the end of the last bin whose loss lies below the
+  previous bin's end by more than ``z = 3`` standard errors of the difference,
+  paired over the held-out blocks where the per-block losses gave it
+  (:func:`horizon`).
 
 gamma is then fitted on the bins over ``n = 1 .. n_h`` in both forms:
 
@@ -33,7 +35,7 @@ from ..stats.entropy import fit_gamma
 from ..stats.model_losses import ModelLosses
 
 #: Significance of a fall between neighbouring bins (combined standard errors).
-HORIZON_Z = 2.0
+HORIZON_Z = 3.0
 #: Growth factor of the bin edges beyond n = 4.
 BIN_GROWTH = 1.5
 #: Fewer bins than this in 1..n_h and no gamma is fitted.
@@ -63,20 +65,43 @@ def bins(ml: ModelLosses) -> dict[str, np.ndarray]:
 
 
 def horizon(ml: ModelLosses, z: float = HORIZON_Z) -> dict[str, Any]:
-    """The model's own horizon: the last n where ``L_n`` still falls measurably."""
+    """The model's own horizon: the last n where ``L_n`` still falls measurably.
+
+    At the last n of every log-spaced bin the fall since the last n of the bin
+    before, ``D = L_a - L_n``, is compared with its error: paired over the held-out
+    blocks where ``drop_stderr`` is known (the root sum of squares of the paired
+    steps a -> n), else the two points' errors combined (conservative). The
+    horizon is the end of the last bin whose fall exceeds ``z`` errors (z = 3: a
+    dozen bins are tested); the fit uses every bin up to it.
+    """
     b = bins(ml)
-    se = np.where(np.isfinite(b["stderr"]), b["stderr"], 0.0)
-    drop = b["loss"][:-1] - b["loss"][1:]
-    sig = z * np.hypot(se[:-1], se[1:])
-    falls = np.flatnonzero(drop > sig)
-    k = int(falls[-1]) + 1 if falls.size else 0
+    L, se, ds = ml.loss, ml.stderr, ml.drop_stderr
+    idx = {int(k): i for i, k in enumerate(ml.n)}
+    last_sig = int(ml.n[0])
+    paired_used = 0
+    ends = [int(v) for v in b["last"]]
+    for a, n in zip(ends[:-1], ends[1:], strict=True):  # bins, not tokens
+        i, j = idx.get(n), idx.get(a)
+        if i is None or j is None or not (np.isfinite(L[i]) and np.isfinite(L[j])):
+            continue
+        steps = ds[j + 1 : i + 1]
+        if steps.size and np.all(np.isfinite(steps)):
+            err = float(np.sqrt(np.sum(steps**2)))
+            paired_used += 1
+        else:
+            err = float(np.hypot(np.nan_to_num(se[i]), np.nan_to_num(se[j])))
+        if L[j] - L[i] > z * err:
+            last_sig = n
+    k = int(np.searchsorted(b["last"], last_sig, side="right")) - 1
+    k = max(k, 0)
     return {
         "n": int(b["last"][k]),
+        "last_significant_n": last_sig,
         "bin": k,
         "rule": (
-            f"last n of the last log-spaced bin whose mean L_n lies more than {z:g} combined "
-            "standard errors below the previous bin's (geometric means over the bin; relative "
-            "error of a bin: mean of its positions' over sqrt(positions))"
+            f"end of the last log-spaced bin of n whose fall since the previous bin's end "
+            f"exceeds {z:g} standard errors (paired over the held-out blocks where known, at "
+            f"{paired_used} of {len(ends) - 1} bins; else the two points' errors combined)"
         ),
         "at_context": bool(int(b["last"][k]) >= ml.context),
         "bins": {key: v.tolist() for key, v in b.items()},
@@ -190,9 +215,25 @@ def combine_with_counts(ml: ModelLosses, ent: dict[str, Any]) -> ModelLosses:
     src[c_idx[better]] = "ngram"
     # A bound at context n bounds every longer context too (H_n never increases with n):
     # carry the running minimum, with the winner's error and source.
+    # paired step errors of each source at each n (entry n-1: the step from n-1 to n)
+    ds_model = np.full(top, np.nan)
+    ds_model[m_idx] = ml.drop_stderr
+    ds_ngram = np.full(top, np.nan)
+    d_c = ent.get("upper_ngram_drop_stderr")
+    if d_c is not None and len(d_c) == n_c.size:
+        d_c = np.asarray([np.nan if v is None else v for v in d_c], float)
+        ds_ngram[n_c[n_c >= 1] - 1] = d_c[n_c >= 1]
     arg = np.arange(top)
     run = np.fmin.accumulate(loss)
     arg = np.maximum.accumulate(np.where(loss <= run, arg, 0))
+    drop = np.full(top, np.nan)
+    for i in range(1, top):  # context lengths, not tokens
+        a, b = int(arg[i - 1]), int(arg[i])
+        if a == b:
+            drop[i] = 0.0
+        elif src[a] == src[b] != "none":
+            steps = (ds_model if src[b] == "model" else ds_ngram)[a + 1 : b + 1]
+            drop[i] = float(np.sqrt(np.sum(steps**2)))  # NaN when a step is unknown
     loss, se, src = run, se[arg], src[arg]
     keep = np.isfinite(loss)
     return ModelLosses(
@@ -204,4 +245,5 @@ def combine_with_counts(ml: ModelLosses, ent: dict[str, Any]) -> ModelLosses:
         training=ml.training,
         eval_tokens=ml.eval_tokens,
         corpus=ml.corpus,
+        drop_stderr=drop[keep],
     )

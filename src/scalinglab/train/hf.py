@@ -141,7 +141,7 @@ def score_checkpoint(
     if batch_size < 1:
         raise UserError(f"batch_size must be >= 1, got {batch_size}")
     torch, transformers = _import_backends()
-    from .trainer import _summarise, resolve_device
+    from .trainer import _summarise, drop_stderr, resolve_device
 
     dev = resolve_device(device)
     config = _load_config(transformers, ckpt)
@@ -212,6 +212,7 @@ def score_checkpoint(
             "dtype": "float32",
         },
         training={},
+        drop_stderr=np.r_[np.nan, drop_stderr(losses)],
         eval_tokens=int(starts.size),
         corpus=tc.describe(),
     )

@@ -206,6 +206,7 @@ def train_reference(
         loss=np.asarray(run.per_position_loss, float),
         stderr=np.asarray(run.per_position_stderr, float),
         source="reference",
+        drop_stderr=np.r_[np.nan, np.asarray(run.per_position_drop_stderr, float)],
         model={**run.model, "params": run.params, "params_non_embedding": run.params_non_embedding},
         training={
             "budget_s": rc.budget_s,

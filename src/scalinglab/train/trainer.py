@@ -193,6 +193,8 @@ class RunResult:
     device: str
     corpus: dict[str, Any]
     software: dict[str, str] = field(default_factory=dict)
+    #: standard error of L_n - L_{n+1}, paired over blocks (entry i: positions i, i + 1)
+    per_position_drop_stderr: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -533,6 +535,7 @@ def train(
         device=str(device),
         corpus=corpus.describe(),
         software={"torch": torch.__version__, "python": platform.python_version()},
+        per_position_drop_stderr=drop_stderr(losses).tolist(),
     )
 
 
@@ -569,6 +572,20 @@ class BlockStream:
             self.epochs += 1
         out, self.buffer = self.buffer[:batch], self.buffer[batch:]
         return out
+
+
+def drop_stderr(losses: np.ndarray) -> np.ndarray:
+    """Standard error of ``L_n - L_{n+1}`` from a (blocks, T) loss matrix, paired over blocks.
+
+    Neighbouring positions of one block score overlapping text, so most of their
+    noise is shared: the error of their difference is far below either error.
+    Entry i is for positions i and i + 1 (T - 1 entries).
+    """
+    nb = losses.shape[0]
+    if nb < 2 or losses.shape[1] < 2:
+        return np.full(max(losses.shape[1] - 1, 0), np.nan)
+    d = losses[:, :-1] - losses[:, 1:]
+    return d.std(axis=0, ddof=1) / math.sqrt(nb)
 
 
 def _summarise(
