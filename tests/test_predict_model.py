@@ -44,7 +44,7 @@ def test_raw_power_law_over_the_whole_context_is_fitted_exactly_in_the_raw_form(
 
 def test_the_horizon_is_where_the_losses_stop_falling_and_the_offset_form_is_chosen():
     n = np.arange(1, 129)
-    h_inf, amp, gam, stop = 1.0, 2.0, 0.6, 40
+    h_inf, amp, gam, stop = 1.0, 2.0, 0.3, 40
     L = h_inf + amp * np.minimum(n, stop) ** -gam  # falls to n = 40, flat beyond
     rng = np.random.default_rng(0)
     L = L + 0.0005 * rng.standard_normal(n.size)
@@ -54,8 +54,18 @@ def test_the_horizon_is_where_the_losses_stop_falling_and_the_offset_form_is_cho
     g = model_gamma(_losses(L, se=0.0005), n_boot=100)
     assert g["form"] == "offset", g["choice"]
     assert g["value"] == pytest.approx(gam, rel=0.15)
-    assert g["forms"]["offset"]["h_inf"]["value"] == pytest.approx(h_inf, rel=0.05)
+    # the window ends a bin past the kink, whose flat points pull H_inf up a little
+    assert g["forms"]["offset"]["h_inf"]["value"] == pytest.approx(h_inf, rel=0.2)
     assert g["window"] == [1, hz["n"]]
+
+
+def test_an_asymptote_reached_inside_the_window_is_not_taken_for_the_entropy_rate():
+    """A bound that saturates (the estimator's own floor) keeps the raw form."""
+    n = np.arange(1, 129)
+    L = 1.0 + 2.0 * n**-1.5  # within 0.01 of its floor from n = 30 on
+    g = model_gamma(_losses(L, se=1e-5), n_boot=50)
+    assert g["forms"]["offset"]["h_inf"]["value"] == pytest.approx(1.0, rel=0.01)
+    assert g["form"] == "raw" and "asymptote inside the window" in g["choice"]
 
 
 def test_flat_losses_give_no_model_gamma():
@@ -116,7 +126,7 @@ def _stats(N: int = 1_000_000):
     return corr, ent, corpus
 
 
-H_INF, AMP, GAM = 1.5, 2.0, 0.5
+H_INF, AMP, GAM = 1.5, 2.0, 0.25
 
 
 def _model_losses(T: int = 128) -> ModelLosses:

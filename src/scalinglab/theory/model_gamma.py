@@ -20,9 +20,14 @@ gamma is then fitted on the bins over ``n = 1 .. n_h`` in both forms:
 * raw, as published: ``log L_n = log A - gamma log n``;
 * with an offset: ``L_n = H_inf + A n^-gamma``.
 
-The offset form is chosen when it fits better by AIC (by more than 2) and its
-``H_inf`` is positive at 95% (percentile of the bootstrap); otherwise the raw
-form. Both are reported and the choice is stated.
+The offset form is chosen when it fits better by AIC (by more than 2), its
+``H_inf`` is positive at 95% (percentile of the bootstrap) and the bound has not
+already reached that asymptote inside the window (``H_inf`` at least a quarter
+of the window's fall below the last bound): a bound that flattens where its
+estimator runs out of data or compute has a floor of its own, which says
+nothing about the entropy rate. Otherwise the raw form. Both are reported and
+the choice is stated; the curve is floored at ``H_inf`` when the offset form is
+chosen.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from ..stats.model_losses import ModelLosses
 HORIZON_Z = 3.0
 #: Growth factor of the bin edges beyond n = 4.
 BIN_GROWTH = 1.5
+#: The offset form is used only if its H_inf lies below the last bound by at least this
+#: fraction of the fall observed across the window.
+SATURATION = 0.25
 #: Fewer bins than this in 1..n_h and no gamma is fitted.
 MIN_BINS = 3
 
@@ -147,7 +155,12 @@ def model_gamma(ml: ModelLosses, *, n_boot: int = 1000, seed: int = 0) -> dict[s
         ci = h_inf.get("ci95") or [None, None]
         positive = ci[0] is not None and ci[0] > 0
         better = aic_off < aic_raw - 2
-        if better and positive and off.get("value") is not None:
+        # An asymptote reached inside the window is the bound's own floor (the n-gram
+        # model's data, the trained model's compute), not the entropy rate: extrapolating
+        # it would freeze the curve. The offset form needs room left beyond the window.
+        left = y[-1] - (h_inf.get("value") or 0.0)
+        room = bool(left >= SATURATION * (y[0] - y[-1]))
+        if better and positive and room and off.get("value") is not None:
             chosen = "offset"
             choice = (
                 f"offset: it fits better by AIC ({aic_off:.1f} against {aic_raw:.1f}) and "
@@ -157,7 +170,14 @@ def model_gamma(ml: ModelLosses, *, n_boot: int = 1000, seed: int = 0) -> dict[s
             why = [] if better else [f"AIC {aic_off:.1f} against {aic_raw:.1f} (raw)"]
             if not positive:
                 why.append("H_inf is not positive at 95%")
-            choice = "raw (published): the offset form is not better determined (" + (
+            elif not room:
+                why.append(
+                    f"the bound has reached its asymptote inside the window (H_inf = "
+                    f"{h_inf.get('value'):.3f}, {left:.3f} below the last bound against a fall "
+                    f"of {y[0] - y[-1]:.3f} across the window): that floor is the estimator's "
+                    "(finite data or compute), not the entropy rate"
+                )
+            choice = "raw (published): the offset form is not used (" + (
                 "; ".join(why) + ")"
             )
     out = dict(forms[chosen])

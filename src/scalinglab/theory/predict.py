@@ -335,8 +335,10 @@ def _predict(
 
     # Entropy curve: upper bounds U_n up to the last trusted n, the chosen law beyond.
     n_meas, h_meas, n_last = _upper_curve(ent, gamma_d, model)
-    h_inf, h_inf_se = _h_inf(gamma_d)
     offset = gamma_d.get("form") == "offset"
+    # the floor is the fitted entropy rate when the offset form is the chosen law (module
+    # model_gamma: an asymptote the bound reached inside its window is not one)
+    h_inf, h_inf_se = _h_inf(gamma_d) if offset else (0.0, 0.0)
     h_infs = np.concatenate(
         [[h_inf], np.clip(h_inf + h_inf_se * rng.standard_normal(n_boot), 0.0, None)]
     )
