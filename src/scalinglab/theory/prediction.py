@@ -114,7 +114,7 @@ class Prediction:
             lines.append(f"entropies: upper bounds from {what}{shape}{run}")
         if g.get("source") == "model":
             lines.append(
-                f"gamma: {g.get('form')} form, fitted on n = 1..{g['horizon']['n']} (the model's "
+                f"gamma: {g.get('form')} form, fitted on n = 1..{g['horizon']['n']} (the bound's "
                 f"horizon); {g.get('choice')}"
             )
             for name, f in (self.alpha_D.get("forms") or {}).items():

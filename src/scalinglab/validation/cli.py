@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .core import DEFAULT_BUDGET_S
+from .core import DEFAULT_BUDGET_S, MIN_STEPS
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         ] = "2^12",
         max_n: Annotated[int | None, typer.Option(help="Largest context length for H_n.")] = None,
         workers: Annotated[int, typer.Option(help="Sweep runs in parallel processes.")] = 2,
+        min_steps: Annotated[
+            int, typer.Option(help="Optimiser steps at least per sweep run.")
+        ] = MIN_STEPS,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:K or mps.")] = "auto",
         boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -74,6 +77,7 @@ def register(app: typer.Typer) -> None:
             p_max=pm,
             p_min=p0[0],
             workers=workers,
+            min_steps=min_steps,
             device=device,
             seed=seed,
             n_boot=boot,

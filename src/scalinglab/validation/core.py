@@ -301,39 +301,31 @@ def validate(
     out_p = Path(out)
     if out_p.exists() and not out_p.is_dir():
         raise UserError(f"--out {out_p} exists and is not a directory")
-    dev = resolve_device(device)
-    c = resolve(corpus, tokenizer)
     if min_steps < 1:
         raise UserError(f"--min-steps must be at least 1, got {min_steps}")
+    dev = resolve_device(device)
+    c = resolve(corpus, tokenizer)
     shape = {**default_shape(dev.type), **(model or {})}
     T, batch = shape.pop("context"), shape.pop("batch_size")
     opts = dict(predict_options or {})
     opts.setdefault("budget", min(100.0, 0.1 * budget))
 
-    # 1. predict
-    info("validate 1/3: predict")
-    pred = predict(
-        c,
-        out=out_p / "predict",
-        context=T,
-        device=device,
-        seed=seed,
-        n_boot=n_boot,
-        progress=progress,
-        **opts,
-    )
-    # 2. sweep, sized by the budget
+    # the grid first: a budget too small for an exponent fails before any work
     grid_path = out_p / "grid.json"
     if grid_path.is_file():  # a resumed validation keeps its grid (and so its run ids)
         grid = read_json(grid_path)
     else:
+        # timed with the threads each sweep worker will have (cores // workers): torch's
+        # default on a loaded machine oversubscribes the cores and misleads the plan
+        from ..train.trainer import cpu_count
+
         common = {
             "context": T,
             "seed": seed,
             "lr": LRS[0],
             "batch_size": batch,
             "device": device,
-            "threads": None,
+            "threads": max(1, cpu_count() // workers),
         }
         sec = probe_seconds_per_step(c, {**shape, "arch": "gpt2"}, common)
         grid = plan_grid(
@@ -349,6 +341,18 @@ def validate(
         )
         grid.update(model=shape, context=T, batch_size=batch)
         write_json(grid_path, grid)
+    # 1. predict
+    info("validate 1/3: predict")
+    pred = predict(
+        c,
+        out=out_p / "predict",
+        context=T,
+        device=device,
+        seed=seed,
+        n_boot=n_boot,
+        progress=progress,
+        **opts,
+    )
     info(f"validate 2/3: sweep P = {grid['P'][0]}..{grid['P'][-1]} ({len(grid['P'])} sizes)")
     train = {
         "batch_size": batch,
