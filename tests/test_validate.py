@@ -22,7 +22,16 @@ TINY = {"n_layer": 1, "n_embd": 16, "n_head": 2, "context": 16, "batch_size": 16
 
 
 def test_plan_grid_grows_while_the_budget_lasts_and_caps_each_run():
-    g = plan_grid(10**7, 0.01, 600, context=64, batch_size=32, workers=2, min_steps=1000)
+    g = plan_grid(
+        10**7,
+        0.01,
+        600,
+        context=64,
+        batch_size=32,
+        workers=2,
+        min_steps=1000,
+        epochs_to_converge=15,
+    )
     P = g["P"]
     assert P[0] == 2**12 and all(b == 2 * a for a, b in zip(P, P[1:], strict=False))
     # expected cost: max(500, 15 P / 2048) steps x 0.01 s x 2 rates / 2 workers

@@ -40,8 +40,9 @@ from ..errors import UserError
 DEFAULT_BUDGET_S = 1800.0
 #: The smallest training size of the sweep.
 P_START = 2**12
-#: Passes over the P tokens at most (early stopping ends most runs well before).
-MAX_EPOCHS = 60.0
+#: Passes over the P tokens at most. The cosine schedule is planned over them, so runs
+#: rarely stop early: the grid plan charges every run its full planned steps.
+MAX_EPOCHS = 30.0
 #: Optimiser steps at least per run (a small P needs many passes to overfit and stop early).
 MIN_STEPS = 1000
 #: Learning rates of the sweep.
@@ -90,14 +91,14 @@ def plan_grid(
     workers: int = 1,
     p_start: int = P_START,
     p_max: int | None = None,
-    epochs_to_converge: float = 15.0,
+    epochs_to_converge: float = MAX_EPOCHS,
     min_steps: int = MIN_STEPS,
 ) -> dict[str, Any]:
     """The largest grid P = p_start, 2 p_start, ... whose expected cost fits the budget.
 
-    A run at P is expected to take ``epochs_to_converge`` passes (early stopping)
-    of ``P / (batch_size T)`` steps, or half its step floor :data:`MIN_STEPS` when
-    that is more, twice (two learning rates), over ``workers`` parallel
+    A run at P is expected to take ``epochs_to_converge`` passes (by default all of
+    :data:`MAX_EPOCHS`: measured runs seldom stop early) of ``P / (batch_size T)``
+    steps, or half its step floor :data:`MIN_STEPS` when that is more, twice (two learning rates), over ``workers`` parallel
     processes; the grid grows while the sum fits ``SWEEP_SHARE`` of the budget.
     Each run's wall cap is three times the largest run's expected time.
     """
