@@ -97,7 +97,12 @@ def test_compare_disagreement_and_an_unconverged_last_point():
     a = blocks["agreement"]
     assert not a["intervals_overlap"] and not a["agree"]
     assert a["z"] == pytest.approx(-0.3 / np.hypot(0.01, 0.02))
+    # P_max is the largest converged point (8192); P <= 2048 holds only 2 points
     assert blocks["extrapolation"] == {} and any("extrapolation" in w for w in warns)
+    more = [*P, 2.0**15]
+    blocks, _ = compare(pred, _sweep(more, [*L, 9.0], conv=[True] * 5 + [False]), n_boot=50)
+    assert blocks["extrapolation"]["P"] == 2**14  # the unconverged 2^15 is not P_max
+    assert blocks["extrapolation"]["fit_window"] == [1024, 4096]
     assert "disagree" in verdict(a, blocks["levels"], 4)
 
 

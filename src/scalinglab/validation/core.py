@@ -98,8 +98,8 @@ def plan_grid(
 
     A run at P is expected to take ``epochs_to_converge`` passes (by default all of
     :data:`MAX_EPOCHS`: measured runs seldom stop early) of ``P / (batch_size T)``
-    steps, or half its step floor :data:`MIN_STEPS` when that is more, twice (two learning rates), over ``workers`` parallel
-    processes; the grid grows while the sum fits ``SWEEP_SHARE`` of the budget.
+    steps, or half its step floor :data:`MIN_STEPS` when that is more, twice (two
+    learning rates), over ``workers`` parallel processes; the grid grows while the sum fits ``SWEEP_SHARE`` of the budget.
     Each run's wall cap is three times the largest run's expected time.
     """
 
@@ -191,25 +191,31 @@ def compare(
             slope = -np.polyfit(np.log(P), np.log(at), 1)[0]
             levels["predicted_curve_slope_on_window"] = float(slope)
         levels["calibrated"] = bool(pred["horizon"].get("calibration"))
-    # extrapolation: fit the measured curve on P <= P_max / 4, predict L(P_max)
+    # extrapolation: fit the measured curve on P <= P_max / 4, predict L(P_max), with P_max
+    # the largest converged point (a compute-limited point is not a measurement of L(P))
     extrap: dict[str, Any] = {}
-    fit_mask = conv & np.isfinite(L) & (P <= P.max() / 4)
-    if fit_mask.sum() >= 3 and conv[-1]:
+    good = conv & np.isfinite(L)
+    if good.any():
+        i_max = int(np.flatnonzero(good)[-1])
+        fit_mask = good & (P <= P[i_max] / 4)
+    else:
+        i_max, fit_mask = -1, good
+    if fit_mask.sum() >= 3:
         f = fit_power_law(P[fit_mask], L[fit_mask], n_boot=min(n_boot, 200))
-        pm = float(f.predict(P[-1]))
+        pm = float(f.predict(P[i_max]))
         extrap = {
             "fit_window": [int(P[fit_mask].min()), int(P[fit_mask].max())],
-            "P": int(P[-1]),
-            "measured": float(L[-1]),
+            "P": int(P[i_max]),
+            "measured": float(L[i_max]),
             "from_measured_fit": pm,
-            "measured_fit_error_percent": 100.0 * (pm - L[-1]) / L[-1],
+            "measured_fit_error_percent": 100.0 * (pm - L[i_max]) / L[i_max],
         }
         if "predicted" in levels:
-            extrap["predicted_curve_error_percent"] = 100.0 * levels["relative_error"][-1]
+            extrap["predicted_curve_error_percent"] = 100.0 * levels["relative_error"][i_max]
     else:
         warnings.append(
-            "extrapolation check skipped: it needs 3 converged points at P <= P_max / 4 and a "
-            "converged point at P_max"
+            "extrapolation check skipped: it needs 3 converged points at P <= P_max / 4, "
+            "P_max the largest converged point"
         )
     return {"agreement": agreement, "levels": levels, "extrapolation": extrap}, warnings
 
