@@ -177,9 +177,7 @@ def model_gamma(ml: ModelLosses, *, n_boot: int = 1000, seed: int = 0) -> dict[s
                     f"of {y[0] - y[-1]:.3f} across the window): that floor is the estimator's "
                     "(finite data or compute), not the entropy rate"
                 )
-            choice = "raw (published): the offset form is not used (" + (
-                "; ".join(why) + ")"
-            )
+            choice = "raw (published): the offset form is not used (" + ("; ".join(why) + ")")
     out = dict(forms[chosen])
     out.update(
         {

@@ -100,7 +100,8 @@ def plan_grid(
     :data:`MAX_EPOCHS`: measured runs seldom stop early) of ``P / (batch_size T)``
     steps, or half its step floor :data:`MIN_STEPS` when that is more, twice (two
     learning rates), over ``workers`` parallel processes; the grid grows while the
-    sum fits ``SWEEP_SHARE`` of the budget. Each run's wall cap is three times the largest run's expected time.
+    sum fits ``SWEEP_SHARE`` of the budget. Each run's wall cap is three times the
+    largest run's expected time.
     """
 
     def expected_steps(P: int) -> float:
