@@ -423,11 +423,13 @@ def validate(
     from ..stats.model_losses import ModelLosses
 
     ml = ent_d.get("model_losses")
+    conv_idx = [i for i, ok in enumerate(sw["curve"].get("converged") or []) if ok]
+    i0 = conv_idx[0] if conv_idx else 0  # the smallest converged P calibrates
     cal = {
-        "P0": sw["curve"]["P"][0],
-        "loss": sw["curve"]["loss"][0],
-        "stderr": sw["curve"]["stderr"][0],
-        "run": "the sweep's smallest P",
+        "P0": sw["curve"]["P"][i0],
+        "loss": sw["curve"]["loss"][i0],
+        "stderr": sw["curve"]["stderr"][i0],
+        "run": "the sweep's smallest converged P",
     }
     calibrated = predict_from_stats(
         corr_d,
