@@ -151,7 +151,9 @@ def test_validate_end_to_end_on_a_tiny_grid(corpus, tmp_path):
     assert (out / "validation.png").stat().st_size > 0
     assert doc["measured"]["curve"]["P"] == [256, 512, 1024, 2048]
     assert doc["levels"]["calibrated"] is True
-    assert doc["levels"]["relative_error"][0] == pytest.approx(0.0, abs=1e-6)  # calibrated there
+    i0 = doc["measured"]["curve"]["P"].index(doc["predicted"]["calibration"]["P0"])
+    assert doc["measured"]["curve"]["converged"][i0]
+    assert doc["levels"]["relative_error"][i0] == pytest.approx(0.0, abs=1e-6)  # calibrated
     assert doc["width_check"]["width"] == 32
     assert res.verdict == doc["verdict"] and res.verdict
     # resumable: nothing is trained again
