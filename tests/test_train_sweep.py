@@ -446,3 +446,19 @@ def test_an_unconverged_point_is_left_out_of_the_measured_exponent():
     assert agg["alpha_D"]["value"] == pytest.approx(0.2, abs=1e-6)
     assert agg["alpha_D"]["window"] == [2**10, 2**14]
     assert any("converged points only" in w and "32,768" in w for w in agg["warnings"])
+
+
+def test_a_run_still_improving_by_less_than_its_error_counts_as_converged():
+    from scalinglab.train.sweep import run_converged
+
+    base = _record(8, 2**12, 3e-3, 0, 2.0, converged=False)
+    flat = {
+        **base,
+        "best_val_loss_stderr": 0.01,
+        "history": {"step": [10, 50, 75, 100], "val_loss": [3.0, 2.01, 2.005, 2.0]},
+    }
+    falling = {**flat, "history": {"step": [10, 50, 75, 100], "val_loss": [3.0, 2.5, 2.2, 2.0]}}
+    assert run_converged(flat)  # fell 0.005 < 0.01 over the last quarter
+    assert not run_converged(falling)  # fell 0.2
+    assert run_converged({**falling, "converged": True})
+    assert not run_converged({**base, "history": {}})

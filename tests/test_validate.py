@@ -226,7 +226,7 @@ def test_validate_resumes_after_sigkill_keeping_finished_runs(corpus, tmp_path):
         (["--p-max", "1000"], "--p-max"),
         (["--p-min", "8"], "--p-min"),
         (["--workers", "0"], "--workers"),
-        (["--min-steps", "0"], "--min-steps"),
+        (["--min-steps", "-1"], "--min-steps"),
         (["--device", "tpu"], "device"),
     ],
 )

@@ -224,12 +224,37 @@ class SweepResult:
     model_entropy: dict[str, Any]
     corpus: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    converged_rule: str = ""
     runs_reused: list[str] = field(default_factory=list)
     runs_trained: list[str] = field(default_factory=list)
     wall_time_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: How a run counts as converged in the aggregate (recorded in sweep.json).
+CONVERGED_RULE = (
+    "stopped early, or its best held-out loss came before its last evaluation, or that "
+    "loss fell by less than its standard error over the last quarter of its steps (still "
+    "improving, but not measurably)"
+)
+
+
+def run_converged(r: dict[str, Any]) -> bool:
+    """Whether a run record counts as converged (:data:`CONVERGED_RULE`)."""
+    if r.get("converged"):
+        return True
+    h = r.get("history") or {}
+    steps = np.asarray(h.get("step") or [], dtype=float)
+    vals = np.asarray(h.get("val_loss") or [], dtype=float)
+    se = r.get("best_val_loss_stderr")
+    if steps.size < 2 or se is None or not np.isfinite(se):
+        return False
+    i = int(np.searchsorted(steps, 0.75 * steps[-1]))
+    i = min(i, steps.size - 2)
+    fall = float(vals[i] - vals[-1])
+    return bool(np.isfinite(fall) and fall < float(se))
 
 
 def _seed_mean(recs: list[dict[str, Any]]) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -293,7 +318,7 @@ def aggregate(
             rows["stderr"].append(err)
             rows["lr"].append(lr)
             rows["seeds"].append(len(recs))
-            rows["converged"].append(all(r["converged"] for r in recs))
+            rows["converged"].append(all(run_converged(r) for r in recs))
             rows["loss_by_lr"].append({f"{k:g}": v[0] for k, v in options.items()})
             pos_rows.append(pos)
             pos_errs.append(pos_err)
@@ -361,6 +386,7 @@ def aggregate(
         "per_position": per_position,
         "alpha_D": alpha,
         "model_entropy": model_entropy,
+        "converged_rule": CONVERGED_RULE,
         "warnings": warnings,
     }
 

@@ -43,8 +43,8 @@ P_START = 2**12
 #: Passes over the P tokens at most. The cosine schedule is planned over them, so runs
 #: rarely stop early: the grid plan charges every run its full planned steps.
 MAX_EPOCHS = 30.0
-#: Optimiser steps at least per run (a small P needs many passes to overfit and stop early).
-MIN_STEPS = 1000
+#: Optimiser steps at least per run (0: none; the plan is then epochs x P / tokens per step).
+MIN_STEPS = 0
 #: Learning rates of the sweep.
 LRS = (3e-3, 1e-2)
 #: Fraction of the budget for the sweep's grid (the rest: predict and the width check).
@@ -98,7 +98,7 @@ def plan_grid(
 
     A run at P is expected to take ``epochs_to_converge`` passes (by default all of
     :data:`MAX_EPOCHS`: measured runs seldom stop early) of ``P / (batch_size T)``
-    steps, or half its step floor :data:`MIN_STEPS` when that is more, twice (two
+    steps, or half its step floor ``min_steps`` when that is more, twice (two
     learning rates), over ``workers`` parallel processes; the grid grows while the
     sum fits ``SWEEP_SHARE`` of the budget. Each run's wall cap is three times the
     largest run's expected time.
@@ -309,8 +309,8 @@ def validate(
     out_p = Path(out)
     if out_p.exists() and not out_p.is_dir():
         raise UserError(f"--out {out_p} exists and is not a directory")
-    if min_steps < 1:
-        raise UserError(f"--min-steps must be at least 1, got {min_steps}")
+    if min_steps < 0:
+        raise UserError(f"--min-steps must be at least 0, got {min_steps}")
     dev = resolve_device(device)
     c = resolve(corpus, tokenizer)
     shape = {**default_shape(dev.type), **(model or {})}
@@ -368,6 +368,7 @@ def validate(
         "max_steps": grid["max_steps"],
         "max_time_s": grid["max_time_s"],
         "final_eval_blocks": 8192,
+        "min_steps": grid["min_steps"],
         "device": device,
     }
     sw = run_sweep(
