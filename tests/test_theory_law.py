@@ -140,7 +140,7 @@ def test_warning_paths() -> None:
     assert "gamma fit window [1, 4] holds only 4" in text
     assert "broken power law" in text
     assert "context length T = 64 is not much larger" in text
-    assert "last context length with reliable entropy" in text
+    assert "last context length with trusted entropy" in text
     # Nothing resolvable: no law, a warning, never a number.
     corr["beta"] = {"value": None, "stderr": None, "ci95": [None, None], "window": None}
     pred = predict_from_stats(corr, ent, corpus, n_boot=10)
