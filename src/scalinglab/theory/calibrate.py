@@ -114,7 +114,7 @@ def run_calibration(
     from ..train.trainer import TrainConfig, train
 
     T = int(min(context, P0 // 4))
-    common = {
+    common: dict[str, Any] = {
         "context": T,
         "seed": seed,
         "lr": lr,

@@ -109,7 +109,7 @@ def digest(path: str | os.PathLike[str]) -> str:
     for f in files:  # files of a checkpoint, not tokens
         h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
         with open(f, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return f"{p.name}:{h.hexdigest()[:16]}"
 

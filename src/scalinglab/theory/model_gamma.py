@@ -83,7 +83,8 @@ def horizon(ml: ModelLosses, z: float = HORIZON_Z) -> dict[str, Any]:
     dozen bins are tested); the fit uses every bin up to it.
     """
     b = bins(ml)
-    L, se, ds = ml.loss, ml.stderr, ml.drop_stderr
+    L, se = ml.loss, ml.stderr
+    ds = ml.drop_stderr if ml.drop_stderr is not None else np.full(ml.n.shape, np.nan)
     idx = {int(k): i for i, k in enumerate(ml.n)}
     last_sig = int(ml.n[0])
     paired_used = 0

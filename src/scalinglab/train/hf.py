@@ -367,6 +367,7 @@ def _corpus_for(
     elif corpus is not None and str(corpus) != DEFAULT_CORPUS and is_corpus_dir(corpus):
         given = load(corpus)
     if given is None:
+        assert not isinstance(corpus, TokenCorpus)  # a TokenCorpus is always `given`
         return _tokenized(corpus, spec, digest, {})
     if _fits(given, digest):
         if given.tokenizer_spec == "pretokenized":

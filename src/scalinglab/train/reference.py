@@ -145,7 +145,7 @@ def train_reference(
             f"{corpus.heldout.size} held-out tokens)"
         )
     model = {"n_layer": rc.n_layer, "n_embd": rc.n_embd, "n_head": rc.n_head, "arch": "gpt2"}
-    common = {
+    common: dict[str, Any] = {
         "context": T,
         "seed": rc.seed,
         "lr": rc.lr,
