@@ -131,19 +131,19 @@ def _cli(*args: str, cwd: Path, **kw) -> subprocess.Popen | subprocess.Completed
 
 def test_validate_end_to_end_on_a_tiny_grid(corpus, tmp_path):
     out = tmp_path / "val"
-    res = sl.validate(
-        corpus,
-        out=out,
-        budget=40,
-        p_min=256,
-        p_max=2048,
-        model=TINY,
-        min_steps=100,
-        workers=1,
-        n_boot=50,
-        progress=False,
-        predict_options={"max_n": 6, "lags": list(range(1, 9)), "entropy": "counts"},
-    )
+    kw = {
+        "out": out,
+        "budget": 40,
+        "p_min": 256,
+        "p_max": 2048,
+        "model": TINY,
+        "min_steps": 100,
+        "workers": 1,
+        "n_boot": 50,
+        "progress": False,
+        "predict_options": {"max_n": 6, "lags": list(range(1, 9)), "entropy": "counts"},
+    }
+    res = sl.validate(corpus, **kw)
     doc = json.loads((out / "validation.json").read_text())
     for key in ("predicted", "measured", "agreement", "levels", "extrapolation", "verdict"):
         assert key in doc
@@ -159,19 +159,7 @@ def test_validate_end_to_end_on_a_tiny_grid(corpus, tmp_path):
     # resumable: nothing is trained again
     runs = sorted(p.name for p in (out / "sweep" / "runs").glob("*.json"))
     before = {p: (out / "sweep" / "runs" / p).read_bytes() for p in runs}
-    again = sl.validate(
-        corpus,
-        out=out,
-        budget=40,
-        p_min=256,
-        p_max=2048,
-        model=TINY,
-        min_steps=100,
-        workers=1,
-        n_boot=50,
-        progress=False,
-        predict_options={"max_n": 6, "lags": list(range(1, 9)), "entropy": "counts"},
-    )
+    again = sl.validate(corpus, **kw)
     assert again.grid == res.grid
     assert {p: (out / "sweep" / "runs" / p).read_bytes() for p in runs} == before
 

@@ -734,7 +734,6 @@ def _paired_drop_stderr(probs: np.ndarray | None, arg: np.ndarray) -> np.ndarray
         return out
     from ._ngram import _batch_stderr
 
-    out[0] = np.nan
     for k in range(1, arg.size):  # context lengths, not tokens
         a, b = int(arg[k - 1]), int(arg[k])
         if a == b:

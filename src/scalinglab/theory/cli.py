@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
         from .._progress import console
         from ..stats.correlations import parse_lags
         from ..stats.entropy import parse_window
+        from ..train.sweep import parse_count
         from .predict import predict
 
         pred = predict(
@@ -100,7 +101,7 @@ def register(app: typer.Typer) -> None:
             entropy=entropy,
             entropy_from=entropy_from,
             budget=budget,
-            calibrate=_parse_p0(calibrate),
+            calibrate=parse_count(calibrate, "--calibrate"),
             device=device,
             target_loss=target_loss,
             compare_measured=compare_measured,
@@ -159,20 +160,6 @@ def register(app: typer.Typer) -> None:
             "correlations.json/png, entropy.json/png)",
             highlight=False,
         )
-
-
-def _parse_p0(text: str | None) -> int | None:
-    """``--calibrate`` as a token count: an integer or ``2^k``."""
-    if text is None:
-        return None
-    from ..train.sweep import parse_int_list
-
-    values = parse_int_list(text)
-    if len(values) != 1:
-        from ..errors import UserError
-
-        raise UserError(f"--calibrate takes one token count P0, got {text!r}")
-    return values[0]
 
 
 def _ci(ci: object) -> str:

@@ -575,8 +575,8 @@ def _upper_curve(
 
 def _h_inf(gamma_d: dict[str, Any]) -> tuple[float, float]:
     """``H_inf`` and its error from the offset form of the gamma fit (0, 0 when none)."""
-    off = (gamma_d.get("forms") or {}).get("offset") or gamma_d.get("offset") or {}
-    h = off.get("h_inf") if isinstance(off, dict) else None
+    off = (gamma_d.get("forms") or {}).get("offset") or {}
+    h = off.get("h_inf")
     if not isinstance(h, dict) or h.get("value") is None:
         return 0.0, 0.0
     return max(float(h["value"]), 0.0), _num(h.get("stderr")) if h.get("stderr") else 0.0
@@ -793,13 +793,9 @@ def _calibration(
     device), at the prediction's context length T when one is given.
     """
     from ..train.reference import ReferenceConfig
+    from ..train.trainer import resolve_device
 
-    dev_type = "cuda" if device.startswith("cuda") else "cpu"
-    if device == "auto" and torch_available():
-        import torch
-
-        dev_type = "cuda" if torch.cuda.is_available() else "cpu"
-    rc = ReferenceConfig(device=device, seed=seed).resolved(dev_type)
+    rc = ReferenceConfig(device=device, seed=seed).resolved(resolve_device(device).type)
     shape = {"n_layer": rc.n_layer, "n_embd": rc.n_embd, "n_head": rc.n_head, "arch": "gpt2"}
     T, lr, batch = int(context or rc.context or 64), rc.lr, int(rc.batch_size or 16)
     if model is not None and model.source == "reference":

@@ -26,6 +26,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from ..corpus.core import TokenCorpus
 from ..errors import UserError
 from ..stats.model_losses import ModelLosses
@@ -198,8 +200,6 @@ def train_reference(
     finally:
         if prog is not None:
             prog.stop()
-    import numpy as np
-
     n = np.arange(1, run.context + 1)
     return ModelLosses(
         n=n,

@@ -100,6 +100,16 @@ def parse_int_list(text: str) -> list[int]:
     return sorted(out)
 
 
+def parse_count(text: str | None, option: str) -> int | None:
+    """One token count (``4096``, ``2^12``, ``64k``) for ``option``; None passes through."""
+    if text is None:
+        return None
+    values = parse_int_list(text)
+    if len(values) != 1:
+        raise UserError(f"{option} takes one token count, got {text!r}")
+    return values[0]
+
+
 def parse_float_list(text: str) -> list[float]:
     """Parse ``3e-4,1e-3`` into sorted unique positive floats."""
     try:

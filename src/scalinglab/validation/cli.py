@@ -52,22 +52,12 @@ def register(app: typer.Typer) -> None:
         --budget 900 --out val
         """
         from .._progress import console
-        from ..train.sweep import parse_int_list
+        from ..train.sweep import parse_count
         from .core import validate
 
-        pm = None
-        if p_max is not None:
-            values = parse_int_list(p_max)
-            if len(values) != 1:
-                from ..errors import UserError
-
-                raise UserError(f"--p-max takes one token count, got {p_max!r}")
-            pm = values[0]
-        p0 = parse_int_list(p_min)
-        if len(p0) != 1:
-            from ..errors import UserError
-
-            raise UserError(f"--p-min takes one token count, got {p_min!r}")
+        pm = parse_count(p_max, "--p-max")
+        p0 = parse_count(p_min, "--p-min")
+        assert p0 is not None  # the option has a default
         opts = {"max_n": max_n} if max_n is not None else {}
         res = validate(
             corpus,
@@ -75,7 +65,7 @@ def register(app: typer.Typer) -> None:
             tokenizer=tokenizer,
             budget=budget,
             p_max=pm,
-            p_min=p0[0],
+            p_min=p0,
             workers=workers,
             min_steps=min_steps,
             device=device,
