@@ -110,11 +110,11 @@ def _dense_stationary(p) -> np.ndarray:
 @pytest.mark.parametrize("power_steps", [0, 300])
 def test_sparse_stationary_solver_matches_a_dense_solve(power_steps):
     """Power iterations and the BiCGSTAB finish each give the dense solution."""
-    from scalinglab.synth.markov import _sparse_stationary
+    from scalinglab.synth._exact import sparse_stationary
 
     chain = random_chain(3, order=6, alpha=0.2, seed=4)  # 729 contexts, slowly mixing rows
     p = chain._context_chain()
-    pi = _sparse_stationary(p, power_steps=power_steps)
+    pi = sparse_stationary(p, power_steps=power_steps)
     np.testing.assert_allclose(pi, _dense_stationary(p), atol=1e-12)
 
 

@@ -127,7 +127,7 @@ def test_inverse_cdf_sampler_matches_the_transitions(monkeypatch, bias):
     def no_alias(*args):
         raise AssertionError("the alias sampler was used")
 
-    monkeypatch.setattr(walks, "_packed_alias", no_alias)
+    monkeypatch.setattr(walks, "packed_alias", no_alias)
     tokens, _ = walk.sample(600_000, seed=4, segment_length=2000)
     assert _transition_z(tokens, 2000, p) < 6
     freq = np.bincount(tokens, minlength=40) / tokens.size

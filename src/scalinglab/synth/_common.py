@@ -158,6 +158,44 @@ def run_walkers(
     return out
 
 
+def draw_from_cdf(cdf: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` iid indices drawn with the (unnormalised) cumulative weights ``cdf``."""
+    u = rng.random(count) * cdf[-1]
+    return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1)
+
+
+def readings_by_chain(
+    chain: np.ndarray, t0: int, last_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Group a chunk of readings of independent chains by chain, in time order.
+
+    ``chain[i]`` is the chain read at time ``t0 + i``; ``last_t[k]`` the time chain
+    k was last read before the chunk (-1: never), updated in place to its last
+    reading in the chunk. The samplers of the power-law source and of the
+    flipping facts evolve each chain only between its readings, from the gap.
+
+    Returns
+    -------
+    times, chains : int64 arrays, the readings grouped by chain (stable in time)
+    first : bool array, the chain's first reading in this chunk
+    gap : float64 array, time since the chain's previous reading (inf: never read)
+    ends : int64 indices of each chain's last reading in the chunk
+    """
+    order = np.argsort(chain, kind="stable")
+    ks = chain[order].astype(np.int64)
+    ts = order.astype(np.int64) + t0
+    first = np.ones(ks.size, dtype=bool)
+    first[1:] = ks[1:] != ks[:-1]
+    prev_t = np.empty(ks.size, dtype=np.int64)
+    prev_t[1:] = ts[:-1]
+    prev_t[first] = last_t[ks[first]]
+    gap = (ts - prev_t).astype(np.float64)
+    gap[prev_t < 0] = np.inf
+    ends = np.flatnonzero(np.append(first[1:], True))
+    last_t[ks[ends]] = ts[ends]
+    return ts, ks, first, gap, ends
+
+
 def uniform_from_bits(bits: np.ndarray) -> np.ndarray:
     """Uniform doubles in [0, 1) from the top 53 of 64 random bits."""
     return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)

@@ -130,20 +130,22 @@ from ._common import (
     as_rng,
     check_float,
     check_int,
+    draw_from_cdf,
     entropy,
     nats_bits,
+    readings_by_chain,
     token_dtype,
     write_synthetic,
 )
+from ._exact import log_secant_slopes, longest_window, window_fit
+from ._facts_entropy import MAX_TERMS, binary_information, entropy_excess
 
-__all__ = ["FactsSource", "binary_information", "generate_facts"]
+__all__ = ["MAX_TERMS", "FactsSource", "binary_information", "generate_facts"]
 
 #: Most facts (the vocabulary is twice as large).
 MAX_FACTS = 4096
 #: Longest timescale tau_K (tokens).
 MAX_TAU = 1e12
-#: Most terms of the direct entropy sums over all facts together.
-MAX_TERMS = 1 << 26
 #: Longest H_n list and largest lag of the truth.
 MAX_N = 1 << 20
 MAX_LAG = 1 << 40
@@ -152,110 +154,6 @@ WINDOW_TOLERANCE = 0.1
 #: Grid lags per octave for the local slopes.
 SLOPES_PER_OCTAVE = 8
 _LN2 = math.log(2.0)
-#: Terms of the series g(x) = sum_j x^(2j) / (2j (2j - 1)) (x <= 1/2: error < 4^-60).
-_SERIES_TERMS = 60
-
-
-def binary_information(x: np.ndarray | float) -> np.ndarray:
-    """``g(x) = ln 2 - h2((1 + x) / 2)`` in nats, for ``0 <= x <= 1``.
-
-    The information a sighting carries about a bit whose correlation with it
-    is ``x`` (``x = lambda^d``): ``g = ((1+x) ln(1+x) + (1-x) ln(1-x)) / 2``,
-    evaluated by its series ``sum_j x^(2j) / (2j (2j-1))`` below ``x = 0.1``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    flat = np.atleast_1d(x).ravel()
-    out = np.empty_like(flat)
-    small = flat < 0.1
-    xs = flat[small]
-    x2 = xs * xs
-    term = np.ones_like(xs)
-    acc = np.zeros_like(xs)
-    for j in range(1, 16):  # x^30 / 870 < 1e-32 relative to x^2 / 2
-        term *= x2
-        acc += term / (2 * j * (2 * j - 1))
-    out[small] = acc
-    xl = flat[~small]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        direct = 0.5 * ((1 + xl) * np.log1p(xl) + (1 - xl) * np.log1p(-xl))
-    out[~small] = np.where(xl >= 1.0, _LN2, direct)
-    return out.reshape(x.shape)
-
-
-def _information_at(d: np.ndarray, tau: float) -> np.ndarray:
-    """``g(lambda^d)`` with ``lambda = exp(-1/tau)``, precise also where ``lambda^d ~ 1``."""
-    u = np.asarray(d, dtype=np.float64) / tau
-    x = np.exp(-u)
-    out = np.empty_like(x)
-    near = x > 0.9
-    y = -np.expm1(-u[near])  # 1 - x without cancellation
-    # h2((1 + x) / 2) = h2(1 - y/2) = -(1 - y/2) ln(1 - y/2) - (y/2) ln(y/2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(1 - y / 2) * np.log1p(-y / 2) - (y / 2) * np.log(y / 2)
-    out[near] = np.where(y > 0, _LN2 - h, _LN2)
-    out[~near] = binary_information(x[~near])
-    return out
-
-
-def _series_tail(n: np.ndarray, p: float, tau: float) -> np.ndarray:
-    """``sum_{d>n} (1-p)^(d-1) g(lambda^d)`` from the series of g (exact where
-    ``lambda^(n+1) <= 1/2``; where it is not, ``(1-p)^n`` is below 1e-20)."""
-    n = np.asarray(n, dtype=np.float64)
-    q = 1.0 - p
-    out = np.zeros_like(n)
-    qn = np.power(q, n)
-    log1mp = math.log1p(-p) if p < 1 else -math.inf
-    for j in range(1, _SERIES_TERMS + 1):
-        denom = -math.expm1(log1mp - 2 * j / tau)
-        out += qn * np.exp(-2 * j * (n + 1) / tau) / (denom * 2 * j * (2 * j - 1))
-    return out
-
-
-def _direct_length(p: float, tau: float) -> int:
-    """A distance D with ``lambda^(D+1) <= 1/2`` or ``(1-p)^D <= 1e-20`` (at least 1).
-
-    Beyond it the series of :func:`_series_tail` is exact to rounding.
-    """
-    by_tau = math.ceil(tau * _LN2)  # lambda^(D+1) <= 1/2
-    by_p = math.ceil(46.06 / p) if p > 0 else math.inf  # (1-p)^D <= e^-46 ~ 1e-20
-    return int(max(1, min(by_tau, by_p)))
-
-
-def _log_secant_slopes(logf, grid: np.ndarray) -> np.ndarray:
-    """``-d ln f / d ln n`` as the secant over ``floor(n/sqrt2) .. ceil(n sqrt2)``."""
-    lo = np.maximum(1, np.floor(grid / math.sqrt(2))).astype(np.int64)
-    hi = np.ceil(grid * math.sqrt(2)).astype(np.int64)
-    with np.errstate(invalid="ignore"):
-        return -(logf(hi) - logf(lo)) / np.log(hi / lo)
-
-
-def _longest_window(grid: np.ndarray, slope: np.ndarray, target: float | None, tol: float):
-    """Longest run (3 grid lags or more) whose local slope is within ``tol * target`` of target."""
-    if target is None or not np.isfinite(target) or target <= 0:
-        return None
-    ok = np.isfinite(slope) & (np.abs(slope - target) <= tol * target)
-    if not ok.any():
-        return None
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(int), [0]])))
-    runs = edges.reshape(-1, 2)
-    ratio = grid[runs[:, 1] - 1] / grid[runs[:, 0]]
-    best = runs[int(np.argmax(ratio))]
-    if best[1] - best[0] < 3:
-        return None
-    return int(grid[best[0]]), int(grid[best[1] - 1])
-
-
-def _window_fit(grid: np.ndarray, logf, window) -> float | None:
-    """Least-squares slope ``-d ln f / d ln n`` over the grid lags inside the window."""
-    if window is None:
-        return None
-    sel = grid[(grid >= window[0]) & (grid <= window[1])]
-    if sel.size < 3:
-        return None
-    y = logf(sel)
-    if not np.all(np.isfinite(y)):
-        return None
-    return float(-np.polyfit(np.log(sel), y, 1)[0])
 
 
 @dataclass
@@ -368,18 +266,6 @@ class FactsSource:
         }
 
     # -- entropies -------------------------------------------------------------------
-    def _tail_plan(self) -> list[int]:
-        """Terms of the direct sum of each fact's entropy tail (the rest in closed form)."""
-        lengths = [
-            _direct_length(float(p), float(t)) for p, t in zip(self.probs, self.taus, strict=True)
-        ]
-        if sum(lengths) > MAX_TERMS:
-            raise UserError(
-                f"the exact entropies need {sum(lengths):.3g} terms (limit {MAX_TERMS:.3g}): "
-                "the rare facts flip too slowly; lower tau0, c or the number of facts"
-            )
-        return lengths
-
     def entropy_excess(self, ns) -> np.ndarray:
         """Exact ``H_n - H_inf = sum_k p_k^2 sum_{d>n} (1-p_k)^(d-1) g_k(d)`` (nats).
 
@@ -388,23 +274,7 @@ class FactsSource:
         ns : array of int
             Context lengths ``n >= 0``.
         """
-        ns = np.asarray(ns, dtype=np.int64)
-        if ns.size and ns.min() < 0:
-            raise UserError("context lengths must be >= 0")
-        out = np.zeros(ns.shape, dtype=np.float64)
-        for p, tau, dlen in zip(self.probs, self.taus, self._tail_plan(), strict=True):
-            p, tau = float(p), float(tau)
-            d = np.arange(1, dlen + 1, dtype=np.float64)
-            f = np.power(1.0 - p, d - 1) * _information_at(d, tau)
-            rest = float(_series_tail(np.array([dlen]), p, tau)[0])
-            suffix = np.concatenate([np.cumsum(f[::-1])[::-1], [0.0]]) + rest  # index n: d > n
-            inside = ns <= dlen
-            part = np.empty(ns.shape)
-            part[inside] = suffix[ns[inside]]
-            if (~inside).any():
-                part[~inside] = _series_tail(ns[~inside], p, tau)
-            out += p * p * part
-        return out
+        return entropy_excess(self.probs, self.taus, ns)
 
     def entropy_inf(self) -> float:
         """``H_inf = H(p) + ln 2 - (H_0 - H_inf)`` in nats."""
@@ -494,10 +364,10 @@ class FactsSource:
         }
         slopes, windows, fits = {}, {}, {}
         for name, (logf, target) in curves.items():
-            s = _log_secant_slopes(logf, grid)
+            s = log_secant_slopes(logf, grid)
             slopes[name] = s
-            windows[name] = _longest_window(grid, s, target, WINDOW_TOLERANCE)
-            fits[name] = _window_fit(grid, logf, windows[name])
+            windows[name] = longest_window(grid, s, target, WINDOW_TOLERANCE)
+            fits[name] = window_fit(grid, logf, windows[name])
         return {"n": grid, "slopes": slopes, "windows": windows, "fits": fits}
 
     # -- sampling --------------------------------------------------------------------
@@ -539,17 +409,9 @@ class FactsSource:
         idx_dt = np.int16 if kk < 32768 else np.int32
         for t0 in range(0, n, chunk):
             m = min(chunk, n - t0)
-            idx = np.minimum(np.searchsorted(cdf, rng.random(m) * cdf[-1], side="right"), kk - 1)
-            order = np.argsort(idx.astype(idx_dt), kind="stable")  # grouped by fact, in time
-            ks = idx[order].astype(np.int64)
-            ts = order.astype(np.int64) + t0
-            first = np.ones(m, dtype=bool)
-            first[1:] = ks[1:] != ks[:-1]
-            prev_t = np.empty(m, dtype=np.int64)
-            prev_t[1:] = ts[:-1]
-            prev_t[first] = last_t[ks[first]]
-            gap = (ts - prev_t).astype(np.float64)
-            gap[prev_t < 0] = np.inf  # first sighting ever: a uniform bit
+            idx = draw_from_cdf(cdf, m, rng).astype(idx_dt)
+            # gap = inf at a fact's first sighting ever: flip_p = 1/2, a uniform bit
+            ts, ks, first, gap, ends = readings_by_chain(idx, t0, last_t)
             flip_p = -np.expm1(-gap * inv_tau[ks]) / 2
             flips = (rng.random(m) < flip_p).astype(np.int64)
             parity = np.cumsum(flips)
@@ -557,8 +419,6 @@ class FactsSource:
             base = (parity - flips)[first][group]
             bits = (last_bit[ks] + parity - base) & 1
             out[ts] = (2 * ks + bits).astype(out.dtype)
-            ends = np.flatnonzero(np.append(first[1:], True))
-            last_t[ks[ends]] = ts[ends]
             last_bit[ks[ends]] = bits[ends]
             if progress is not None:
                 progress(m)

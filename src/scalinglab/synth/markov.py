@@ -1,5 +1,4 @@
-"""Markov chains of order k and a source with power-law correlations, with their
-exact statistics.
+"""Markov chains of order k, with their exact statistics.
 
 Order-k chain
 -------------
@@ -34,41 +33,25 @@ independent, so a correlation measured on the concatenated stream equals
 ``truth.json`` as ``within_segment_fraction``). Segment starts are the corpus's
 document offsets.
 
-Power-law source
-----------------
-:class:`PowerLawSource` superposes K "sticky" chains with log-spaced relaxation
-times ``tau_k``. Every chain evolves at every step (keep its symbol with
-probability ``lambda_k = exp(-1/tau_k)``, else redraw it uniformly from V); the
-emitted token is the current symbol of a chain picked independently at each
-step with probability ``w_k``. Two tokens are correlated only when they were
-read from the same chain, hence exactly
-
-    C(n) = c(n) (I/V - 1 1^T / V^2),   c(n) = sum_k w_k^2 lambda_k^n,
-
-with ``||C(n)||_op = c(n)/V`` and ``||C(n)||_F = c(n) sqrt(V-1)/V``. Choosing
-``w_k^2 ~ tau_k^(-beta)`` with log-spaced ``tau_k`` makes
-``c(n) ~ Gamma(beta) n^(-beta) / dln(tau)`` for ``tau_min << n << tau_max``
-(the exact local slope and the lag window where it is within 5% of -beta are
-in ``truth.json``).
-The sampler is exact and fully vectorised (no loop over time): for each chain,
-the gap g between two successive readings is refreshed with probability
-``1 - lambda^g``, and symbols are forward-filled from the last refresh.
+The power-law source is :mod:`scalinglab.synth.powerlaw` (its names are
+re-exported here); the alias tables are :mod:`scalinglab.synth._alias`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
+from ._alias import alias_draw, alias_draws, alias_tables, packed_alias
 from ._common import (
     Progress,
     as_rng,
     check_float,
     check_int,
+    draw_from_cdf,
     entropy,
     nats_bits,
     npy_bytes,
@@ -78,6 +61,8 @@ from ._common import (
     within_segment_fraction,
     write_synthetic,
 )
+from ._exact import operator_norms, sparse_stationary
+from .powerlaw import PowerLawSource, generate_powerlaw
 
 __all__ = [
     "MarkovChain",
@@ -92,181 +77,6 @@ __all__ = [
 MAX_TABLE = 1 << 25
 #: Default number of tokens per independent segment.
 SEGMENT_LENGTH = 1 << 13
-#: Longest relaxation time of the power-law source (its lags stay far inside int64).
-MAX_TAU = 1e12
-#: Most relaxation times (chains) of the power-law source.
-MAX_MODES = 4096
-_M32 = np.uint64(0xFFFFFFFF)
-_S32 = np.uint64(32)
-
-
-# ----------------------------------------------------------------------------- alias tables
-def alias_tables(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Walker alias tables for every row of a row-stochastic matrix.
-
-    For row ``r`` and a column ``j`` drawn uniformly from ``V``, the draw is ``j``
-    with probability ``accept[r, j]`` and ``alias[r, j]`` otherwise; the result
-    has distribution ``prob[r]`` exactly (up to rounding).
-
-    The construction is Vose's pairing of "small" and "large" cells run on each
-    row's sorted probabilities, one cell finalised per iteration in every row at
-    once (V iterations of NumPy operations over all rows). Sorting makes the
-    pairing a two-pointer sweep: small cells are taken from the left, the current
-    large cell sits at the right pointer and, once its residual drops below 1,
-    becomes small itself and is paired with its left neighbour, which is the
-    largest remaining cell and therefore large. No library offers alias tables
-    for many rows at once, hence this hand-written version.
-
-    Parameters
-    ----------
-    prob : (R, V) array
-        Non-negative rows summing to 1.
-
-    Returns
-    -------
-    accept : (R, V) float64 array in [0, 1]
-    alias : (R, V) int64 array of column indices
-    """
-    prob = np.asarray(prob, dtype=np.float64)
-    n_rows, v = prob.shape
-    q = prob * v
-    order = np.argsort(q, axis=1, kind="stable")
-    qs = np.take_along_axis(q, order, axis=1)
-    acc = np.ones((n_rows, v))
-    ali = np.broadcast_to(np.arange(v), (n_rows, v)).copy()
-    i = np.zeros(n_rows, dtype=np.int64)
-    j = np.full(n_rows, v - 1, dtype=np.int64)
-    r = qs[:, v - 1].copy()
-    done = np.zeros(n_rows, dtype=bool)
-    for _ in range(v):
-        last = ~done & (i >= j)  # every other cell is final: this one keeps itself
-        small = ~done & ~last & (r >= 1.0)  # pair the next small cell with the large one
-        shrink = ~done & ~last & (r < 1.0)  # the large cell became small
-        if last.any():
-            rows = np.flatnonzero(last)
-            acc[rows, j[rows]] = 1.0
-            done[rows] = True
-        if small.any():
-            rows = np.flatnonzero(small)
-            ii = i[rows]
-            qi = np.minimum(qs[rows, ii], 1.0)
-            acc[rows, ii] = qi
-            ali[rows, ii] = np.where(qi < 1.0, j[rows], ii)
-            r[rows] -= 1.0 - qi
-            i[rows] += 1
-        if shrink.any():
-            rows = np.flatnonzero(shrink)
-            jj = j[rows]
-            acc[rows, jj] = np.maximum(r[rows], 0.0)
-            ali[rows, jj] = jj - 1
-            r[rows] = qs[rows, jj - 1] - (1.0 - r[rows])
-            j[rows] -= 1
-        if done.all():
-            break
-    accept = np.empty_like(acc)
-    alias = np.empty_like(ali)
-    np.put_along_axis(accept, order, acc, axis=1)
-    np.put_along_axis(alias, order, np.take_along_axis(order, ali, axis=1), axis=1)
-    return accept, alias
-
-
-def _packed_alias(prob: np.ndarray) -> np.ndarray:
-    """Alias tables packed as ``threshold << 32 | alias`` in one int64 per cell.
-
-    The threshold is the acceptance probability in units of 2^-31 (at most
-    2^31 - 1); a cell that always keeps its column gets itself as alias, so its
-    threshold does not matter. One gather per token then serves both the
-    comparison and the alias (see :func:`_alias_draws`).
-    """
-    accept, alias = alias_tables(prob)
-    thr = np.floor(accept * 2147483648.0)
-    cols = np.broadcast_to(np.arange(prob.shape[1]), prob.shape)
-    alias = np.where(thr >= 2147483648.0, cols, alias)
-    thr = np.minimum(thr, 2147483647.0).astype(np.int64)
-    return (thr << 32) | alias.astype(np.int64)
-
-
-def _alias_draws(bits: np.ndarray, v: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split 64 random bits into a uniform column and a comparison key.
-
-    The column is ``floor(hi32 * v / 2^32)``; with ``f`` the next 31 bits,
-    ``f < threshold`` holds exactly when the packed cell exceeds
-    ``key = f << 32 | (2^32 - 1)``, so a draw is ``col if cell > key else alias``.
-    """
-    col = ((bits >> _S32) * np.uint64(v)) >> _S32
-    key = (((bits >> np.uint64(1)) & np.uint64(0x7FFFFFFF)) << _S32) | _M32
-    return col.view(np.int64), key.view(np.int64)  # both < 2^63: same values
-
-
-def _draw(
-    packed: np.ndarray, rows: np.ndarray, col: np.ndarray, key: np.ndarray, v: int
-) -> np.ndarray:
-    """One alias draw from row ``rows[i]`` of the flattened packed table, for every i."""
-    cell = packed.take(rows * v + col)
-    return np.where(cell > key, col, cell & 0xFFFFFFFF)
-
-
-def _operator_norms(mats: np.ndarray) -> np.ndarray:
-    """Largest singular value of each matrix of a stack (exact)."""
-    if mats.shape[-1] <= 512:
-        return np.linalg.svd(mats, compute_uv=False)[..., 0]
-    from scipy.sparse.linalg import svds
-
-    out = np.empty(mats.shape[0])
-    for t, m in enumerate(mats):
-        try:
-            out[t] = svds(m, k=1, return_singular_vectors=False, random_state=0)[0]
-        except Exception:  # ARPACK failed to converge: fall back to a full SVD
-            out[t] = np.linalg.svd(m, compute_uv=False)[0]
-    return out
-
-
-# ----------------------------------------------------------------------------- Markov chains
-def _sparse_stationary(p, *, power_steps: int = 300, tol: float = 1e-13) -> np.ndarray:
-    """Stationary law of a sparse row-stochastic matrix ``p`` with many states.
-
-    A direct sparse LU of ``P^T - I`` fills in badly on the de Bruijn-like
-    graph of the contexts of an order-k chain (minutes and gigabytes already at
-    16384 contexts). Instead: the strongly connected components must hold
-    exactly one closed class (else the stationary law is not unique); power
-    iterations from the uniform law follow, finished if needed by BiCGSTAB on
-    the non-singular ``I - P^T + 1 1^T / r``, whose solution for the
-    right-hand side ``1 / r`` is ``pi``. The result satisfies
-    ``||P^T pi - pi||_1 < 1e-10`` (about 1e-13 in practice).
-    """
-    from scipy.sparse.csgraph import connected_components
-    from scipy.sparse.linalg import LinearOperator, bicgstab
-
-    p = p.tocsr(copy=True)
-    p.eliminate_zeros()
-    r = p.shape[0]
-    n_comp, labels = connected_components(p, directed=True, connection="strong")
-    if n_comp > 1:
-        coo = p.tocoo()
-        leaving = labels[coo.row] != labels[coo.col]
-        closed = n_comp - np.unique(labels[coo.row[leaving]]).size
-        if closed != 1:
-            raise UserError(
-                f"the chain has no unique stationary distribution ({closed} closed classes "
-                "of contexts: transition matrix not irreducible)"
-            )
-    pt = p.T.tocsr()
-    x = np.full(r, 1.0 / r)
-    for _ in range(power_steps):
-        nxt = pt @ x
-        err = float(np.abs(nxt - x).sum())
-        x = nxt
-        if err < tol:
-            return x
-    op = LinearOperator((r, r), matvec=lambda y: y - pt @ y + y.sum() / r, dtype=np.float64)
-    x, _info = bicgstab(op, np.full(r, 1.0 / r), x0=x, rtol=tol, maxiter=5000)
-    residual = float(np.abs(pt @ x - x).sum())
-    if not np.isfinite(residual) or residual > 1e-10:
-        raise UserError(
-            f"the stationary distribution of {r} contexts did not converge "
-            f"(residual {residual:.1e}); the chain mixes too slowly"
-        )
-    return x
 
 
 @dataclass
@@ -320,6 +130,17 @@ class MarkovChain:
             raise UserError("every row of the transition matrix must sum to 1")
         self.transition = t / t.sum(axis=1, keepdims=True)
 
+    @classmethod
+    def with_stationary(cls, transition: np.ndarray, pi: np.ndarray, order: int = 1) -> MarkovChain:
+        """A chain whose stationary law over contexts ``pi`` is already known exactly.
+
+        The law is taken as given (not solved for again): for chains built from a
+        structure with a closed-form ``pi``, such as the reversible graph walks.
+        """
+        chain = cls(transition, order=order)
+        chain._pi = np.asarray(pi, dtype=np.float64)
+        return chain
+
     # -- basic properties ------------------------------------------------------
     @property
     def vocab_size(self) -> int:
@@ -359,7 +180,7 @@ class MarkovChain:
                     "(transition matrix not irreducible)"
                 ) from None
         else:
-            pi = _sparse_stationary(self._context_chain())
+            pi = sparse_stationary(self._context_chain())
         if not np.all(np.isfinite(pi)) or pi.min() < -1e-9:
             raise UserError(
                 "the chain has no unique stationary distribution "
@@ -456,20 +277,18 @@ class MarkovChain:
         for s in range(0, lags.size, step):
             c = self.correlations(lags[s : s + step])
             fro[s : s + step] = np.sqrt((c * c).sum(axis=(1, 2)))
-            op[s : s + step] = _operator_norms(c)
+            op[s : s + step] = operator_norms(c)
         return {"lags": lags.tolist(), "operator_norm": op.tolist(), "frobenius": fro.tolist()}
 
     # -- sampling ----------------------------------------------------------------
     def _table(self) -> np.ndarray:
         if self._packed is None:
-            self._packed = _packed_alias(self.transition).ravel()
+            self._packed = packed_alias(self.transition).ravel()
         return self._packed
 
     def initial_contexts(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """``count`` contexts drawn from the stationary distribution."""
-        cdf = np.cumsum(self.stationary())
-        u = rng.random(count) * cdf[-1]
-        return np.minimum(np.searchsorted(cdf, u, side="right"), self.num_contexts - 1)
+        return draw_from_cdf(np.cumsum(self.stationary()), count, rng)
 
     def sample(
         self,
@@ -497,10 +316,10 @@ class MarkovChain:
         packed = self._table()
 
         def prepare(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _alias_draws(bits, v)
+            return alias_draws(bits, v)
 
         def step(state: np.ndarray, col: np.ndarray, key: np.ndarray):
-            x = _draw(packed, state, col, key, v)
+            x = alias_draw(packed, state, col, key, v)
             return x, ((state * v + x) % r if k > 1 else x)
 
         body = run_walkers(ctx, seg_len - k, step, rng, dt, progress, prepare)
@@ -610,233 +429,4 @@ def generate_markov(
         truth=truth,
         doc_offsets=offsets,
         side_files={"transition.npy": npy_bytes(chain.transition)},
-    )
-
-
-# ----------------------------------------------------------------------------- power law
-@dataclass
-class PowerLawSource:
-    """A stationary source whose correlations decay as ``n^(-beta)`` (exactly known).
-
-    Parameters
-    ----------
-    vocab_size : int
-        Number of symbols V (the stationary law is uniform).
-    beta : float
-        Exponent of ``||C(n)|| ~ n^(-beta)`` inside ``[tau_min, tau_max]``.
-    tau_min, tau_max : float
-        Shortest and longest relaxation time (tokens); ``tau_max <= 1e12``.
-    modes_per_octave : float
-        Density of the log-spaced relaxation times; 2 keeps the ripple of the
-        local slope below 0.1%.
-    """
-
-    vocab_size: int = 64
-    beta: float = 0.5
-    tau_min: float = 1.0
-    tau_max: float = 1.0e4
-    modes_per_octave: float = 2.0
-
-    def __post_init__(self) -> None:
-        self.vocab_size = check_int("vocab_size", self.vocab_size, minimum=2)
-        self.beta = check_float("beta", self.beta, low=0.0, low_open=True, high=8.0)
-        self.tau_min = check_float("tau_min", self.tau_min, low=0.0, low_open=True)
-        self.tau_max = check_float("tau_max", self.tau_max, low=self.tau_min, high=MAX_TAU)
-        self.modes_per_octave = check_float(
-            "modes_per_octave", self.modes_per_octave, low=0.25, high=64.0
-        )
-        ratio = self.tau_max / self.tau_min
-        if not math.isfinite(ratio) or self.taus.size > MAX_MODES:
-            raise UserError(
-                f"tau_max / tau_min = {ratio:.3g} at {self.modes_per_octave:g} modes per "
-                f"octave needs more than {MAX_MODES} relaxation times; narrow the range "
-                "or lower modes_per_octave"
-            )
-
-    @property
-    def taus(self) -> np.ndarray:
-        """Log-spaced relaxation times tau_k."""
-        octaves = math.log2(self.tau_max / self.tau_min)
-        k = max(1, int(round(octaves * self.modes_per_octave)) + 1)
-        return self.tau_min * (self.tau_max / self.tau_min) ** (np.arange(k) / max(k - 1, 1))
-
-    @property
-    def weights(self) -> np.ndarray:
-        """Probability ``w_k`` of reading chain k, ``w_k^2 ~ tau_k^(-beta)``.
-
-        The slowest chain also carries the weight ``sum_{j>=1} (tau_K r^j)^(-beta)``
-        of the modes the log-spaced ladder (ratio r) would continue with beyond
-        ``tau_max``; without it the missing constant bends ``c(n)`` well before
-        ``tau_max`` when beta is small.
-        """
-        taus = self.taus
-        w2 = taus ** (-self.beta)
-        if taus.size > 1:
-            ratio = taus[1] / taus[0]
-            w2[-1] += taus[-1] ** (-self.beta) * ratio ** (-self.beta) / (1 - ratio ** (-self.beta))
-        w = np.sqrt(w2)
-        return w / w.sum()
-
-    @property
-    def lambdas(self) -> np.ndarray:
-        """Per-step persistence ``lambda_k = exp(-1/tau_k)``."""
-        return np.exp(-1.0 / self.taus)
-
-    def c(self, lags) -> np.ndarray:
-        """``c(n) = sum_k w_k^2 lambda_k^n`` (so that ``C(n) = c(n)(I/V - 11^T/V^2)``)."""
-        n = np.asarray(lags, dtype=np.float64)
-        w2 = self.weights**2
-        return np.exp(np.multiply.outer(n, -1.0 / self.taus)) @ w2
-
-    def correlations(self, lags) -> np.ndarray:
-        """Exact ``C(n)`` matrices (L, V, V)."""
-        v = self.vocab_size
-        base = np.eye(v) / v - 1.0 / v**2
-        return self.c(lags)[:, None, None] * base
-
-    def norms(self, lags) -> dict[str, list]:
-        """Exact operator (``c/V``) and Frobenius (``c sqrt(V-1)/V``) norms of C(n)."""
-        c = self.c(lags)
-        v = self.vocab_size
-        return {
-            "lags": np.asarray(lags).tolist(),
-            "operator_norm": (c / v).tolist(),
-            "frobenius": (c * math.sqrt(v - 1) / v).tolist(),
-        }
-
-    def local_slope(self, lags) -> np.ndarray:
-        """Exact ``d ln c / d ln n`` at each lag."""
-        n = np.asarray(lags, dtype=np.float64)
-        w2 = self.weights**2
-        e = np.exp(np.multiply.outer(n, -1.0 / self.taus)) * w2
-        return -(e @ (1.0 / self.taus)) * n / e.sum(axis=1)
-
-    def power_law_window(self, tolerance: float = 0.05) -> tuple[int, int]:
-        """Widest lag range where the local slope is within ``tolerance * beta`` of -beta."""
-        lags = np.unique(np.geomspace(1, max(2.0, 100 * self.tau_max), 4000).astype(np.int64))
-        ok = np.abs(self.local_slope(lags) + self.beta) <= tolerance * self.beta
-        if not ok.any():
-            return (0, 0)
-        # longest run of consecutive True
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(int), [0]])))
-        runs = edges.reshape(-1, 2)
-        best = runs[np.argmax(runs[:, 1] - runs[:, 0])]
-        return int(lags[best[0]]), int(lags[best[1] - 1])
-
-    def conditional_entropies(self) -> dict[str, float]:
-        """Exact ``H_0 = ln V`` and ``H_1`` (from the exact pair law), in nats."""
-        v = self.vocab_size
-        c1 = float(self.c([1])[0])
-        same = 1.0 / v + c1 * (1.0 - 1.0 / v)
-        other = (1.0 - same) / (v - 1)
-        h1 = float(entropy(np.array([same] + [other] * (v - 1))))
-        return {"H_0": math.log(v), "H_1": h1}
-
-    def sample(
-        self,
-        num_tokens: int,
-        *,
-        seed: int | np.random.Generator | None = 0,
-        chunk: int = 1 << 22,
-        progress: Progress = None,
-    ) -> np.ndarray:
-        """Draw one stationary stream of ``num_tokens`` tokens (exact, vectorised)."""
-        n = check_int("num_tokens", num_tokens)
-        rng = as_rng(seed)
-        v, w, loglam = self.vocab_size, self.weights, -1.0 / self.taus
-        kk = w.size
-        out = np.empty(n, dtype=token_dtype(v))
-        last_val = np.zeros(kk, dtype=np.int64)
-        last_t = np.full(kk, -1, dtype=np.int64)  # -1: never read yet
-        cdf = np.cumsum(w)
-        for t0 in range(0, n, chunk):
-            m = min(chunk, n - t0)
-            comp = np.minimum(
-                np.searchsorted(cdf, rng.random(m) * cdf[-1], side="right"), kk - 1
-            ).astype(np.int16)
-            order = np.argsort(comp, kind="stable")  # times grouped by chain, in order
-            cs = comp[order].astype(np.int64)
-            ts = order.astype(np.int64) + t0
-            first = np.ones(m, dtype=bool)
-            first[1:] = cs[1:] != cs[:-1]
-            prev_t = np.empty(m, dtype=np.int64)
-            prev_t[1:] = ts[:-1]
-            prev_t[first] = last_t[cs[first]]
-            gap = (ts - prev_t).astype(np.float64)
-            never = first & (prev_t < 0)
-            refresh = never | (rng.random(m) >= np.exp(gap * loglam[cs]))
-            vals = rng.integers(0, v, size=m)
-            # A chain's first reading in this chunk that is not refreshed keeps the
-            # symbol carried over from the previous chunk: treat it as a refresh
-            # to that old value so the forward fill below starts from it.
-            carry = first & ~refresh
-            vals[carry] = last_val[cs[carry]]
-            anchor = np.where(refresh | carry, np.arange(m), 0)
-            np.maximum.accumulate(anchor, out=anchor)
-            filled = vals[anchor]
-            out[ts] = filled
-            ends = np.flatnonzero(np.append(first[1:], True))
-            last_val[cs[ends]] = filled[ends]
-            last_t[cs[ends]] = ts[ends]
-            if progress is not None:
-                progress(m)
-        return out
-
-    def truth(self, max_lag: int = 100_000) -> dict[str, Any]:
-        """Exact correlations (log-spaced lags up to ``max_lag``), window and entropies."""
-        lags = np.unique(np.geomspace(1, max_lag, 200).astype(np.int64))
-        lo, hi = self.power_law_window()
-        return {
-            "kind": "powerlaw",
-            "vocab_size": self.vocab_size,
-            "beta": self.beta,
-            "power_law_window": [lo, hi],
-            "window_rule": "lags where the exact local slope d ln C / d ln n is within 5% of -beta",
-            "taus": self.taus.tolist(),
-            "weights": self.weights.tolist(),
-            "correlations": {
-                **self.norms(lags),
-                "c": self.c(lags).tolist(),
-                "formula": "C(n) = c(n) (I/V - 11^T/V^2), c(n) = sum_k w_k^2 exp(-n/tau_k)",
-            },
-            "entropy": {
-                **self.conditional_entropies(),
-                "note": "H_n for n >= 2 has no closed form; H_n <= H_1",
-            },
-            "unigram": "uniform",
-        }
-
-
-def generate_powerlaw(
-    out,
-    *,
-    vocab_size: int = 64,
-    beta: float = 0.5,
-    tau_min: float = 1.0,
-    tau_max: float = 1.0e4,
-    modes_per_octave: float = 2.0,
-    num_tokens: int = 1_000_000,
-    seed: int = 0,
-    progress: Progress = None,
-):
-    """Sample :class:`PowerLawSource` into a corpus directory with truth.json."""
-    src = PowerLawSource(vocab_size, beta, tau_min, tau_max, modes_per_octave)
-    tokens = src.sample(num_tokens, seed=seed, progress=progress)
-    params = {
-        "vocab_size": src.vocab_size,
-        "beta": src.beta,
-        "tau_min": src.tau_min,
-        "tau_max": src.tau_max,
-        "modes_per_octave": src.modes_per_octave,
-        "num_tokens": int(num_tokens),
-    }
-    return write_synthetic(
-        out,
-        tokens,
-        src.vocab_size,
-        kind="powerlaw",
-        name=f"powerlaw-V{src.vocab_size}-beta{src.beta:g}",
-        params=params,
-        seed=seed,
-        truth=src.truth(max_lag=max(10, int(num_tokens) // 10)),
     )

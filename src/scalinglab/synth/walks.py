@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ._alias import alias_draw, alias_draws, packed_alias
 from ._common import (
     Progress,
     as_rng,
     check_float,
     check_int,
+    draw_from_cdf,
     entropy,
     nats_bits,
     run_walkers,
@@ -47,7 +49,7 @@ from ._common import (
     uniform_from_bits,
     write_synthetic,
 )
-from .markov import MAX_TABLE, _alias_draws, _draw, _packed_alias
+from .markov import MAX_TABLE, MarkovChain
 
 __all__ = ["GRAPHS", "GraphWalk", "generate_walk", "random_graph"]
 
@@ -183,11 +185,7 @@ class GraphWalk:
         """Walk ``num_tokens`` steps as independent stationary segments (tokens, offsets)."""
         rng = as_rng(seed)
         n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
-        cdf_pi = np.cumsum(self.stationary())
-        start = np.minimum(
-            np.searchsorted(cdf_pi, rng.random(n_seg) * cdf_pi[-1], side="right"),
-            self.num_nodes - 1,
-        )
+        start = draw_from_cdf(np.cumsum(self.stationary()), n_seg, rng)
         indptr, indices, deg = self.indptr, self.indices, self.degree
         if self.bias == 0.0:
 
@@ -202,17 +200,17 @@ class GraphWalk:
             prob = np.zeros((self.num_nodes, width))
             prob[rows, np.arange(rows.size) - indptr[rows]] = self.edge_probabilities()
             prob[deg == 0, 0] = 1.0
-            packed = _packed_alias(prob).ravel()
+            packed = packed_alias(prob).ravel()
 
             def alias_step(state: np.ndarray, col: np.ndarray, key: np.ndarray):
-                nxt = indices[indptr[state] + _draw(packed, state, col, key, width)]
+                nxt = indices[indptr[state] + alias_draw(packed, state, col, key, width)]
                 return nxt, nxt
 
             return self._walk(
                 start,
                 seg_len,
                 alias_step,
-                lambda bits: _alias_draws(bits, width),
+                lambda bits: alias_draws(bits, width),
                 rng,
                 offsets,
                 num_tokens,
@@ -262,10 +260,7 @@ class GraphWalk:
             "degree": {"mean": float(self.degree.mean()), "max": int(self.degree.max())},
         }
         if self.num_nodes <= EXACT_MAX_NODES and comp.all() and max_lag > 0:
-            from .markov import MarkovChain
-
-            chain = MarkovChain(self.transition_matrix())
-            chain._pi = pi
+            chain = MarkovChain.with_stationary(self.transition_matrix(), pi)
             out["correlations"] = chain.correlation_norms(np.arange(1, max_lag + 1))
         return out
 
