@@ -107,7 +107,7 @@ def test_hull_dobell_pairs_have_period_m(m):
     a, c = prng.full_period_pairs(m, 4, seed=m)
     for ai, ci in zip(a.tolist(), c.tolist(), strict=True):
         assert prng.hull_dobell(ai, ci, m)
-        assert ai != 1 or prng._multiplier_step(m) >= m  # a = 1 only when it is the sole a
+        assert ai != 1 or prng.multiplier_step(m) >= m  # a = 1 only when it is the sole a
         x = prng.lcg(2 * m, a=ai, c=ci, m=m, x0=5)
         assert np.unique(x[:m]).size == m  # m distinct states: period m
         np.testing.assert_array_equal(x[:m], x[m:])

@@ -45,14 +45,28 @@ are one outer product of ``n/L`` block starts and ``L`` jump coefficients.
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Any
 
 import numpy as np
 
 from ..errors import UserError
 from ._common import as_rng, check_int, write_synthetic
+from ._modarith import (
+    add128,
+    addmod,
+    affine_orbits,
+    check_modulus,
+    full_period_pairs,
+    hull_dobell,
+    jump_tables,
+    limbs,
+    mul128,
+    mulmod,
+    multiplier_step,
+    prime_factors,
+    reduce_mod,
+    uniform_below,
+)
 
 __all__ = [
     "OUTPUTS",
@@ -64,12 +78,15 @@ __all__ = [
     "hull_dobell",
     "lcg",
     "lcg_sequences",
+    "multiplier_step",
     "num_digits",
     "pcg",
     "pcg_output",
     "pcg_sequences",
+    "prime_factors",
     "to_digits",
     "truncate",
+    "uniform_below",
 ]
 
 PCG_MULTIPLIER_64 = 6364136223846793005
@@ -81,149 +98,17 @@ _M32 = _U64(0xFFFFFFFF)
 _M64 = (1 << 64) - 1
 
 
-# ----------------------------------------------------------------------------- number theory
-@functools.lru_cache(maxsize=64)
-def prime_factors(m: int) -> tuple[int, ...]:
-    """Distinct prime factors of ``m`` (trial division, m <= 2^64; cached per modulus)."""
-    out, d = [], 2
-    while d * d <= m:
-        if m % d == 0:
-            out.append(d)
-            while m % d == 0:
-                m //= d
-        d += 1 if d == 2 else 2
-    if m > 1:
-        out.append(m)
-    return tuple(out)
+# ----------------------------------------------------------------------------- checks
+def _check_output(output: str) -> str:
+    if output not in OUTPUTS:
+        raise UserError(f"unknown PCG output {output!r}; choose from {', '.join(OUTPUTS)}")
+    return output
 
 
-def _check_modulus(m: int) -> int:
-    m = check_int("modulus", m, minimum=2)
-    if m > 1 << 32 and m & (m - 1):
-        raise UserError(f"modulus {m}: only moduli <= 2^32 or powers of two up to 2^64")
-    if m > 1 << 64:
-        raise UserError(f"modulus {m} exceeds 2^64")
-    return m
-
-
-def _multiplier_step(m: int) -> int:
-    """The product of m's prime factors, times 2 more when 4 divides m (Hull-Dobell)."""
-    step = math.prod(prime_factors(m))
-    return step * 2 if m % 4 == 0 else step
-
-
-def hull_dobell(a: int, c: int, m: int) -> bool:
-    """True when ``x -> (a x + c) mod m`` has full period ``m`` (Hull-Dobell theorem)."""
-    a, c, m = int(a), int(c), int(m)
-    return math.gcd(c, m) == 1 and (a - 1) % _multiplier_step(m) == 0
-
-
-def _euler_phi(m: int) -> int:
-    phi = m
-    for p in prime_factors(m):
-        phi = phi // p * (p - 1)
-    return phi
-
-
-def uniform_below(rng: np.random.Generator, m: int, size) -> np.ndarray:
-    """Uniform integers in ``[0, m)`` as uint64 (``m`` up to 2^64)."""
-    return rng.integers(0, int(m) - 1, size=size, dtype=np.uint64, endpoint=True)
-
-
-def full_period_pairs(
-    m: int, count: int, *, seed: int | np.random.Generator | None = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` distinct random (a, c) pairs with full period modulo ``m``.
-
-    ``a = 1 + k * step`` (``step`` the product of m's primes, doubled when 4
-    divides m) with ``k >= 1`` drawn uniformly, so that ``a = 1``, a mere
-    counter, appears only when it is the sole choice; ``c`` is uniform among
-    the units of ``m``.
-    """
-    m = _check_modulus(m)
-    count = check_int("count", count)
-    rng = as_rng(seed)
-    step = _multiplier_step(m)
-    k_max = (m - 1) // step  # a = 1 + k step < m
-    k_lo = 1 if k_max >= 1 else 0
-    total = (k_max - k_lo + 1) * _euler_phi(m)
-    if count > total:
-        raise UserError(f"only {total} full-period pairs exist modulo {m}")
-    seen: dict[tuple[int, int], None] = {}  # an ordered set: reproducible order
-    while len(seen) < count:
-        need = count - len(seen)
-        k = rng.integers(k_lo, k_max, size=2 * need + 8, dtype=np.uint64, endpoint=True)
-        c = uniform_below(rng, m, 2 * need + 8)
-        for ki, ci in zip(k.tolist(), c.tolist(), strict=True):
-            if math.gcd(ci, m) == 1 and len(seen) < count:
-                seen[((1 + ki * step) % m, ci)] = None
-    pairs = list(seen)
-    a = np.array([x for x, _ in pairs], dtype=np.uint64)
-    return a, np.array([y for _, y in pairs], dtype=np.uint64)
-
-
-# ----------------------------------------------------------------------------- arithmetic
-def _mulmod(a: np.ndarray, b: np.ndarray, m: int) -> np.ndarray:
-    """``a * b mod m`` on uint64 (m <= 2^32, or m a power of two <= 2^64)."""
-    if m <= 1 << 32:
-        return (a * b) % _U64(m)
-    return (a * b) & _U64((m - 1) & _M64)  # wraps mod 2^64, which m divides
-
-
-def _addmod(a: np.ndarray, b: np.ndarray, m: int) -> np.ndarray:
-    return _reduce(a + b, m)
-
-
-def _reduce(x: np.ndarray, m: int) -> np.ndarray:
-    """``x mod m`` for uint64 x (m <= 2^32, or m a power of two <= 2^64)."""
-    if m <= 1 << 32:
-        return x % _U64(m)
-    return x & _U64((m - 1) & _M64)
-
-
-def _mul_64x64(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Full 128-bit product of two uint64 arrays as (hi, lo)."""
-    s32 = _U64(32)
-    a0, a1 = a & _M32, a >> s32
-    b0, b1 = b & _M32, b >> s32
-    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
-    mid = (p00 >> s32) + (p01 & _M32) + (p10 & _M32)
-    lo = (mid << s32) | (p00 & _M32)
-    hi = p11 + (p01 >> s32) + (p10 >> s32) + (mid >> s32)
-    return hi, lo
-
-
-def _mul128(ah, al, bh, bl) -> tuple[np.ndarray, np.ndarray]:
-    """``a * b mod 2^128`` on (hi, lo) uint64 limbs."""
-    hi, lo = _mul_64x64(al, bl)
-    return hi + al * bh + ah * bl, lo
-
-
-def _add128(ah, al, bh, bl) -> tuple[np.ndarray, np.ndarray]:
-    lo = al + bl
-    return ah + bh + (lo < al).astype(np.uint64), lo
-
-
-def _limbs(values: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    return (
-        np.array([v >> 64 for v in values], dtype=np.uint64),
-        np.array([v & _M64 for v in values], dtype=np.uint64),
-    )
-
-
-def _jump_tables(a: int, c: int, m: int, x0: int, n: int) -> tuple[list, list, list, int]:
-    """Jump coefficients ``A_r, C_r`` (r < L) and block starts ``x_{jL}`` (Python ints)."""
-    block = max(1, math.isqrt(n))
-    big_a, big_c = [1], [0]
-    for _ in range(block - 1):
-        big_a.append(big_a[-1] * a % m)
-        big_c.append((big_c[-1] * a + c) % m)
-    step_a = big_a[-1] * a % m
-    step_c = (big_c[-1] * a + c) % m
-    starts = [x0 % m]
-    for _ in range(-(-(n + 1) // block) - 1):
-        starts.append((step_a * starts[-1] + step_c) % m)
-    return big_a, big_c, starts, block
+def _check_bits(bits: int) -> int:
+    if bits not in (64, 128):
+        raise UserError(f"PCG state bits must be 64 or 128, got {bits}")
+    return bits
 
 
 # ----------------------------------------------------------------------------- LCG
@@ -233,65 +118,27 @@ def lcg(n: int, *, a: int, c: int, m: int, x0: int = 0) -> np.ndarray:
     Vectorised by jump-ahead (no loop over time): see the module docstring.
     """
     n = check_int("n", n)
-    m = _check_modulus(m)
+    m = check_modulus(m)
     a, c, x0 = int(a) % m, int(c) % m, int(x0) % m
-    big_a, big_c, starts, _ = _jump_tables(a, c, m, x0, n)
+    big_a, big_c, starts, _ = jump_tables(a, c, m, x0, n)
     ar = np.array(big_a, dtype=np.uint64)[None, :]
     cr = np.array(big_c, dtype=np.uint64)[None, :]
     s = np.array(starts, dtype=np.uint64)[:, None]
-    return _addmod(_mulmod(ar, s, m), cr, m).ravel()[1 : n + 1]
-
-
-def _tmap(f, v):
-    """Apply ``f`` to an array, or to each limb of a (hi, lo) pair."""
-    return tuple(f(z) for z in v) if isinstance(v, tuple) else f(v)
-
-
-def _stack_columns(values: list) -> Any:
-    """Stack a list of (P,) arrays (or of (hi, lo) pairs of them) as columns: (P, len)."""
-    if isinstance(values[0], tuple):
-        return tuple(np.stack([v[i] for v in values], axis=1) for i in range(2))
-    return np.stack(values, axis=1)
-
-
-def _affine_orbits(a, c, x0, length: int, mul, add):
-    """States ``x_1..x_length`` of ``x -> a x + c`` for every row, with no loop over time.
-
-    Per row, ``x_{jB + r} = A_r x_{jB} + C_r`` with ``A_r = a^r`` and
-    ``C_r = c (1 + a + .. + a^(r-1))``: the B = isqrt(length) jump coefficients
-    and the length / B block starts take about ``2 sqrt(length)`` vectorised
-    steps over the P rows, and the states are one broadcast product.
-    ``mul`` and ``add`` are the ring operations (uint64 arrays, or (hi, lo)
-    pairs for 128 bits); the result is (P, length) in the same representation.
-    """
-    block = max(1, math.isqrt(length))
-    jump_a, jump_c = [a], [c]  # r = 1..block
-    for _ in range(block - 1):
-        jump_a.append(mul(a, jump_a[-1]))
-        jump_c.append(add(mul(a, jump_c[-1]), c))
-    n_blocks = -(-length // block)
-    starts = [x0]  # x_{jB}
-    for _ in range(n_blocks - 1):
-        starts.append(add(mul(jump_a[-1], starts[-1]), jump_c[-1]))
-    big_a = _tmap(lambda z: z[:, None, :], _stack_columns(jump_a))
-    big_c = _tmap(lambda z: z[:, None, :], _stack_columns(jump_c))
-    big_s = _tmap(lambda z: z[:, :, None], _stack_columns(starts))
-    states = add(mul(big_a, big_s), big_c)  # (P, blocks, B): x_{jB + 1 .. jB + B}
-    return _tmap(lambda z: z.reshape(z.shape[0], -1)[:, :length], states)
+    return addmod(mulmod(ar, s, m), cr, m).ravel()[1 : n + 1]
 
 
 def lcg_sequences(a: np.ndarray, c: np.ndarray, m: int, x0: np.ndarray, length: int) -> np.ndarray:
     """``length`` states of many LCGs at once, one per (a, c, x0) row: (P, length) uint64.
 
-    Jump-ahead over time (:func:`_affine_orbits`), vectorised over the P generators.
+    Jump-ahead over time (:func:`affine_orbits`), vectorised over the P generators.
     """
-    m = _check_modulus(m)
+    m = check_modulus(m)
     length = check_int("length", length)
-    a = _reduce(np.atleast_1d(np.asarray(a, dtype=np.uint64)), m)
-    c = _reduce(np.atleast_1d(np.asarray(c, dtype=np.uint64)), m)
-    x = _reduce(np.atleast_1d(np.asarray(x0, dtype=np.uint64)), m)
-    return _affine_orbits(
-        a, c, x, length, lambda p, q: _mulmod(p, q, m), lambda p, q: _addmod(p, q, m)
+    a = reduce_mod(np.atleast_1d(np.asarray(a, dtype=np.uint64)), m)
+    c = reduce_mod(np.atleast_1d(np.asarray(c, dtype=np.uint64)), m)
+    x = reduce_mod(np.atleast_1d(np.asarray(x0, dtype=np.uint64)), m)
+    return affine_orbits(
+        a, c, x, length, lambda p, q: mulmod(p, q, m), lambda p, q: addmod(p, q, m)
     )
 
 
@@ -314,8 +161,7 @@ def pcg_output(state, output: str = "xsl-rr", bits: int = 128) -> np.ndarray:
 
     Returns the ``bits/2``-bit outputs as uint64.
     """
-    if output not in OUTPUTS:
-        raise UserError(f"unknown PCG output {output!r}; choose from {', '.join(OUTPUTS)}")
+    _check_output(output)
     u = _U64
     if bits == 64:
         s = np.asarray(state, dtype=np.uint64)
@@ -328,8 +174,7 @@ def pcg_output(state, output: str = "xsl-rr", bits: int = 128) -> np.ndarray:
         if output == "xsh-rr":
             return _rotr(((s ^ (s >> u(18))) >> u(27)) & _M32, s >> u(59), 32)
         return _rotr((s >> u(32)) ^ (s & _M32), s >> u(59), 32)
-    if bits != 128:
-        raise UserError(f"PCG state bits must be 64 or 128, got {bits}")
+    _check_bits(bits)
     hi, lo = state
 
     def low64_shr(h, lw, sh):  # low 64 bits of (h:lw) >> sh, 0 < sh < 64
@@ -349,8 +194,7 @@ def pcg_output(state, output: str = "xsl-rr", bits: int = 128) -> np.ndarray:
 
 
 def _check_pcg_args(state: int, increment: int, bits: int, multiplier: int | None) -> int:
-    if bits not in (64, 128):
-        raise UserError(f"PCG state bits must be 64 or 128, got {bits}")
+    _check_bits(bits)
     mult = (
         int(multiplier)
         if multiplier is not None
@@ -381,22 +225,21 @@ def pcg(
     bg.random_raw(n)``.
     """
     n = check_int("n", n)
-    if output not in OUTPUTS:
-        raise UserError(f"unknown PCG output {output!r}; choose from {', '.join(OUTPUTS)}")
+    _check_output(output)
     mult = _check_pcg_args(state, increment, bits, multiplier)
     m = 1 << bits
-    big_a, big_c, starts, _ = _jump_tables(mult, int(increment), m, int(state), n)
+    big_a, big_c, starts, _ = jump_tables(mult, int(increment), m, int(state), n)
     if bits == 64:
         ar = np.array(big_a, dtype=np.uint64)[None, :]
         cr = np.array(big_c, dtype=np.uint64)[None, :]
         s = np.array(starts, dtype=np.uint64)[:, None]
         st = (ar * s + cr).ravel()[1 : n + 1]
         return pcg_output(st, output, 64)
-    ah, al = _limbs(big_a)
-    ch, cl = _limbs(big_c)
-    sh, sl = _limbs(starts)
-    ph, pl = _mul128(ah[None, :], al[None, :], sh[:, None], sl[:, None])
-    hi, lo = _add128(ph, pl, ch[None, :], cl[None, :])
+    ah, al = limbs(big_a)
+    ch, cl = limbs(big_c)
+    sh, sl = limbs(starts)
+    ph, pl = mul128(ah[None, :], al[None, :], sh[:, None], sl[:, None])
+    hi, lo = add128(ph, pl, ch[None, :], cl[None, :])
     return pcg_output((hi.ravel()[1 : n + 1], lo.ravel()[1 : n + 1]), output, 128)
 
 
@@ -416,21 +259,20 @@ def pcg_sequences(
     mults = [
         _check_pcg_args(s, c, bits, a) for s, c, a in zip(states, increments, mults, strict=True)
     ]
-    if output not in OUTPUTS:
-        raise UserError(f"unknown PCG output {output!r}; choose from {', '.join(OUTPUTS)}")
+    _check_output(output)
     if bits == 64:
         x = np.array([int(s) for s in states], dtype=np.uint64)
         a = np.array(mults, dtype=np.uint64)
         c = np.array([int(v) for v in increments], dtype=np.uint64)
-        st = _affine_orbits(a, c, x, length, np.multiply, np.add)  # uint64 wraps mod 2^64
+        st = affine_orbits(a, c, x, length, np.multiply, np.add)  # uint64 wraps mod 2^64
         return pcg_output(st.ravel(), output, 64).reshape(p, length)
-    st = _affine_orbits(
-        _limbs(mults),
-        _limbs([int(v) for v in increments]),
-        _limbs([int(s) for s in states]),
+    st = affine_orbits(
+        limbs(mults),
+        limbs([int(v) for v in increments]),
+        limbs([int(s) for s in states]),
         length,
-        lambda u, w: _mul128(*u, *w),
-        lambda u, w: _add128(*u, *w),
+        lambda u, w: mul128(*u, *w),
+        lambda u, w: add128(*u, *w),
     )
     return pcg_output((st[0].ravel(), st[1].ravel()), output, 128).reshape(p, length)
 
@@ -532,7 +374,7 @@ def generate_lcg(
         Draw, or require of the given ``pairs``, Hull-Dobell full-period pairs.
     """
     rng = as_rng(seed)
-    m = _check_modulus(modulus)
+    m = check_modulus(modulus)
     seq_len = check_int("seq_len", seq_len)
     if pairs is not None:
         if len(pairs) == 0:
@@ -610,10 +452,8 @@ def generate_pcg(
     multiplier (``a = 1 mod 4``), i.e. many (a, c) pairs per corpus.
     """
     rng = as_rng(seed)
-    if bits not in (64, 128):
-        raise UserError(f"PCG state bits must be 64 or 128, got {bits}")
-    if output not in OUTPUTS:
-        raise UserError(f"unknown PCG output {output!r}; choose from {', '.join(OUTPUTS)}")
+    _check_bits(bits)
+    _check_output(output)
     p = check_int("num_sequences", num_sequences)
     words = bits // 64
 
