@@ -134,3 +134,74 @@ def test_lcg_verb_takes_given_pairs(tmp_path):
     assert _run([*args, "--out", str(out)]) == 0
     truth = json.loads((out / "truth.json").read_text())
     assert [p[:2] for p in truth["pairs"]] == [[5, 3], [9, 7]] and all(truth["full_period"])
+
+
+def test_summarize_reads_the_headline_numbers_back(tmp_path):
+    """What the verbs print is an API result: sizes from meta.json, numbers from truth.json."""
+    corpus = sl.synth.generate_markov(tmp_path / "mk", vocab_size=8, num_tokens=3000, max_lag=3)
+    s = sl.synth.summarize(corpus, seconds=1.5)
+    truth = sl.synth.read_truth(tmp_path / "mk")
+    assert (s.kind, s.tokens, s.vocab_size, s.seconds) == ("markov", 3000, 8, 1.5)
+    assert s.documents == corpus.num_documents
+    assert s.highlights == {
+        "entropy rate (nats)": truth["entropy_rate"]["nats"],
+        "H_0 (nats)": truth["H_n"]["nats"][0],
+        "||C(1)||_op": truth["correlations"]["operator_norm"][0],
+    }
+    assert json.loads(json.dumps(s.to_dict()))["highlights"] == s.highlights
+    with pytest.raises(sl.UserError, match="no truth.json"):
+        sl.synth.read_truth(tmp_path)
+    with pytest.raises(sl.UserError, match="no summary"):
+        sl.synth.highlights({"kind": "nothing"})
+
+
+def test_cli_checks_live_in_the_api(tmp_path):
+    """Parsing and file checks the verbs rely on, reachable (and checked) from Python."""
+    import numpy as np
+
+    from scalinglab.synth.ladder import parse_orders
+    from scalinglab.synth.markov import load_transition
+    from scalinglab.synth.prng import parse_pair
+
+    assert parse_orders("3, 1,3") == [1, 3] and parse_orders([2, 1]) == [1, 2]
+    assert parse_pair("0x9, 7") == (9, 7)
+    for bad in ("x", ","):
+        with pytest.raises(sl.UserError):
+            parse_orders(bad)
+    with pytest.raises(sl.UserError):
+        parse_pair("5")
+    with pytest.raises(sl.UserError, match="not found"):
+        load_transition(tmp_path / "none.npy")
+    (tmp_path / "t.txt").write_text("not an array")
+    with pytest.raises(sl.UserError, match="not a .npy"):
+        load_transition(tmp_path / "t.txt")
+    t = np.full((2, 2), 0.5)
+    np.save(tmp_path / "t.npy", t)
+    c = sl.synth.generate_markov(tmp_path / "g", transition=tmp_path / "t.npy", num_tokens=100)
+    assert c.meta["generator"]["params"]["transition"] == "given"
+    lc = sl.synth.generate_lcg(tmp_path / "l", modulus=1024, pairs=["5,3"], seq_len=4)
+    assert sl.synth.read_truth(lc)["pairs"][0][:2] == [5, 3]
+    with pytest.raises(sl.UserError, match="num_tokens"):
+        sl.synth.generate_facts(tmp_path / "f", num_tokens=0)
+    assert not (tmp_path / "f").exists()
+
+
+def test_verb_defaults_are_the_generators_defaults():
+    """Each option default is read from its generator's signature, not copied."""
+    import inspect
+
+    from scalinglab.synth import cli
+
+    for cmd, gen, pairs in [
+        (cli.markov_cmd, sl.synth.generate_markov, {"vocab": "vocab_size", "tokens": "num_tokens"}),
+        (cli.powerlaw_cmd, sl.synth.generate_powerlaw, {"beta": "beta", "tau_max": "tau_max"}),
+        (cli.facts_cmd, sl.synth.generate_facts, {"facts": "num_facts", "max_lag": "max_lag"}),
+        (cli.rhm_cmd, sl.synth.generate_rhm, {"levels": "L", "train": "num_train"}),
+    ]:
+        opts = inspect.signature(cmd).parameters
+        params = inspect.signature(gen).parameters
+        for opt, par in pairs.items():
+            assert opts[opt].default.default == params[par].default
+    assert inspect.signature(sl.synth.generate_facts).parameters["a"].default == (
+        sl.synth.FactsSource.a
+    )

@@ -1,7 +1,14 @@
-"""Command-line verbs of scalinglab.synth: ``scalinglab synth KIND [options] --out DIR``."""
+"""Command-line verbs of scalinglab.synth: ``scalinglab synth KIND [options] --out DIR``.
+
+A thin layer: every verb calls one ``generate_*`` function (which checks its
+parameters and writes the corpus with its ``truth.json``) and prints
+:func:`scalinglab.synth.summary.summarize`. Option defaults are read from the
+generators' signatures, so that each default is stated once.
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,12 +17,44 @@ from typing import Any
 
 import typer
 
+from .facts import generate_facts
+from .groups import generate_group
+from .ladder import generate_ladder
+from .markov import generate_markov, load_transition
+from .pcfg import generate_pcfg
+from .powerlaw import generate_powerlaw
+from .prng import generate_lcg, generate_pcg
+from .rhm import generate_rhm
+from .summary import SynthSummary, summarize
+from .walks import generate_walk
+
 synth_app = typer.Typer(
     name="synth",
     help="Generate synthetic corpora with known structure (truth.json beside the tokens).",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _defaults(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword defaults of a generator, by parameter name."""
+    return {
+        k: p.default
+        for k, p in inspect.signature(fn).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+MK = _defaults(generate_markov)
+PL = _defaults(generate_powerlaw)
+FA = _defaults(generate_facts)
+RH = _defaults(generate_rhm)
+PC = _defaults(generate_pcfg)
+WK = _defaults(generate_walk)
+LD = _defaults(generate_ladder)
+LC = _defaults(generate_lcg)
+PG = _defaults(generate_pcg)
+GR = _defaults(generate_group)
 
 OUT = typer.Option(..., "--out", "-o", help="Output corpus directory.")
 SEED = typer.Option(0, "--seed", help="Random seed (recorded in meta.json).")
@@ -30,200 +69,168 @@ def _progress(total: int, what: str) -> Iterator[Callable[[int], None]]:
         yield lambda k: prog.advance(task, k)
 
 
-def _summary(corpus, started: float, highlights: dict[str, Any]) -> None:
+def _print_summary(s: SynthSummary) -> None:
     """Print a short table: corpus size and the truth's headline numbers."""
     from rich.table import Table
 
     from .._progress import console
 
-    dt = time.perf_counter() - started
-    t = Table(title=f"synth {corpus.meta['generator']['kind']} -> {corpus.path}", box=None)
+    t = Table(title=f"synth {s.kind} -> {s.path}", box=None)
     t.add_column("quantity")
     t.add_column("value", justify="right")
-    t.add_row("tokens", f"{corpus.num_tokens:,}")
-    t.add_row("vocabulary", f"{corpus.vocab_size:,}")
-    t.add_row("documents", f"{corpus.num_documents:,}")
-    for k, v in highlights.items():
+    t.add_row("tokens", f"{s.tokens:,}")
+    t.add_row("vocabulary", f"{s.vocab_size:,}")
+    t.add_row("documents", f"{s.documents:,}")
+    for k, v in s.highlights.items():
         t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
-    t.add_row("seconds (sampling, truth, writing)", f"{dt:.2f}")
+    t.add_row("seconds (sampling, truth, writing)", f"{s.seconds:.2f}")
     console.print(t)
-    console.print(f"truth: {Path(corpus.path) / 'truth.json'}", highlight=False)
+    console.print(f"truth: {Path(s.path) / 'truth.json'}", highlight=False)
 
 
-def _truth(corpus) -> dict[str, Any]:
-    from .._io import read_json
-
-    return read_json(Path(corpus.path) / "truth.json")
+def _generate(
+    generate: Callable[..., Any], *, progress: tuple[int, str] | None = None, **kwargs: Any
+) -> None:
+    """Run one generator (with a progress bar over ``(total, what)``) and print its summary."""
+    t0 = time.perf_counter()
+    if progress is None:
+        corpus = generate(**kwargs)
+    else:
+        with _progress(*progress) as adv:
+            corpus = generate(progress=adv, **kwargs)
+    _print_summary(summarize(corpus, seconds=time.perf_counter() - t0))
 
 
 @synth_app.command("markov")
 def markov_cmd(
     out: Path = OUT,
-    vocab: int = typer.Option(1024, "--vocab", "-V", help="Vocabulary size V."),
-    order: int = typer.Option(1, "--order", "-k", help="Order k of the chain."),
-    alpha: float = typer.Option(1.0, "--alpha", help="Dirichlet concentration of each row."),
-    tokens: int = typer.Option(1_000_000, "--tokens", "-n", help="Tokens to generate."),
+    vocab: int = typer.Option(MK["vocab_size"], "--vocab", "-V", help="Vocabulary size V."),
+    order: int = typer.Option(MK["order"], "--order", "-k", help="Order k of the chain."),
+    alpha: float = typer.Option(
+        MK["alpha"], "--alpha", help="Dirichlet concentration of each row."
+    ),
+    tokens: int = typer.Option(MK["num_tokens"], "--tokens", "-n", help="Tokens to generate."),
     segment_length: int = typer.Option(
-        8192, "--segment-length", help="Tokens per independent stationary segment."
+        MK["segment_length"],
+        "--segment-length",
+        help="Tokens per independent stationary segment.",
     ),
     transition: Path | None = typer.Option(
         None, "--transition", help=".npy (V^k, V) transition table to use."
     ),
-    max_lag: int = typer.Option(64, "--max-lag", help="Exact C(n) norms for lags 1..max-lag."),
+    max_lag: int = typer.Option(
+        MK["max_lag"], "--max-lag", help="Exact C(n) norms for lags 1..max-lag."
+    ),
     seed: int = SEED,
 ) -> None:
     """Markov chain of order k (Dirichlet-random or given); exact H_n and C(n) in truth.json.
 
     Example: scalinglab synth markov --vocab 1024 --order 1 --tokens 10000000 --out out/mk
     """
-    import numpy as np
-
-    from ..errors import UserError
-    from .markov import generate_markov
-
-    t0 = time.perf_counter()
-    table = None
-    if transition is not None:
-        if not transition.is_file():
-            raise UserError(f"transition file not found: {transition}")
-        try:
-            table = np.load(transition, allow_pickle=False)
-        except ValueError as e:
-            raise UserError(f"{transition}: not a .npy array ({e})") from None
-    with _progress(tokens, "sampling") as adv:
-        c = generate_markov(
-            out,
-            vocab_size=vocab,
-            order=order,
-            alpha=alpha,
-            num_tokens=tokens,
-            seed=seed,
-            segment_length=segment_length,
-            transition=table,
-            max_lag=max_lag,
-            progress=adv,
-        )
-    tr = _truth(c)
-    hl = {"entropy rate (nats)": tr["entropy_rate"]["nats"], "H_0 (nats)": tr["H_n"]["nats"][0]}
-    if "correlations" in tr:
-        hl["||C(1)||_op"] = tr["correlations"]["operator_norm"][0]
-    _summary(c, t0, hl)
+    _generate(
+        generate_markov,
+        progress=(tokens, "sampling"),
+        out=out,
+        vocab_size=vocab,
+        order=order,
+        alpha=alpha,
+        num_tokens=tokens,
+        seed=seed,
+        segment_length=segment_length,
+        transition=None if transition is None else load_transition(transition),
+        max_lag=max_lag,
+    )
 
 
 @synth_app.command("powerlaw")
 def powerlaw_cmd(
     out: Path = OUT,
-    vocab: int = typer.Option(64, "--vocab", "-V", help="Vocabulary size V."),
-    beta: float = typer.Option(0.5, "--beta", help="Exponent of ||C(n)|| ~ n^-beta."),
-    tau_min: float = typer.Option(1.0, "--tau-min", help="Shortest relaxation time."),
-    tau_max: float = typer.Option(1e4, "--tau-max", help="Longest relaxation time."),
-    modes_per_octave: float = typer.Option(2.0, "--modes-per-octave"),
-    tokens: int = typer.Option(1_000_000, "--tokens", "-n"),
+    vocab: int = typer.Option(PL["vocab_size"], "--vocab", "-V", help="Vocabulary size V."),
+    beta: float = typer.Option(PL["beta"], "--beta", help="Exponent of ||C(n)|| ~ n^-beta."),
+    tau_min: float = typer.Option(PL["tau_min"], "--tau-min", help="Shortest relaxation time."),
+    tau_max: float = typer.Option(PL["tau_max"], "--tau-max", help="Longest relaxation time."),
+    modes_per_octave: float = typer.Option(PL["modes_per_octave"], "--modes-per-octave"),
+    tokens: int = typer.Option(PL["num_tokens"], "--tokens", "-n"),
     seed: int = SEED,
 ) -> None:
     """Source with exactly known power-law correlations C(n) (reference for beta estimators).
 
     Example: scalinglab synth powerlaw --beta 0.8 --tau-max 1e5 --tokens 10000000 --out out/pl
     """
-    from .markov import generate_powerlaw
-
-    t0 = time.perf_counter()
-    with _progress(tokens, "sampling") as adv:
-        c = generate_powerlaw(
-            out,
-            vocab_size=vocab,
-            beta=beta,
-            tau_min=tau_min,
-            tau_max=tau_max,
-            modes_per_octave=modes_per_octave,
-            num_tokens=tokens,
-            seed=seed,
-            progress=adv,
-        )
-    tr = _truth(c)
-    _summary(
-        c,
-        t0,
-        {
-            "beta": tr["beta"],
-            "power-law window": tr["power_law_window"],
-            "||C(1)||_op": tr["correlations"]["operator_norm"][0],
-        },
+    _generate(
+        generate_powerlaw,
+        progress=(tokens, "sampling"),
+        out=out,
+        vocab_size=vocab,
+        beta=beta,
+        tau_min=tau_min,
+        tau_max=tau_max,
+        modes_per_octave=modes_per_octave,
+        num_tokens=tokens,
+        seed=seed,
     )
 
 
 @synth_app.command("facts")
 def facts_cmd(
     out: Path = OUT,
-    facts: int = typer.Option(32, "--facts", "-K", help="Facts K (vocabulary 2K), 1..4096."),
-    a: float = typer.Option(2.5, "--zipf", "-a", help="Zipf exponent a of P(k) ~ k^-a, 0..8."),
-    tau0: float = typer.Option(4.0, "--tau0", help="Timescale of fact 1 (tokens), > 0."),
-    c: float = typer.Option(
-        2.5, "--tau-exponent", "-c", help="Timescales tau_k = tau0 k^c, c in 0..8."
+    facts: int = typer.Option(
+        FA["num_facts"], "--facts", "-K", help="Facts K (vocabulary 2K), 1..4096."
     ),
-    tokens: int = typer.Option(1_000_000, "--tokens", "-n", help="Tokens to generate."),
-    max_n: int = typer.Option(1024, "--max-n", help="Exact H_n for n = 0..max-n."),
-    max_lag: int = typer.Option(131072, "--max-lag", help="Exact C(n) norms up to this lag."),
+    a: float = typer.Option(FA["a"], "--zipf", "-a", help="Zipf exponent a of P(k) ~ k^-a, 0..8."),
+    tau0: float = typer.Option(FA["tau0"], "--tau0", help="Timescale of fact 1 (tokens), > 0."),
+    c: float = typer.Option(
+        FA["c"], "--tau-exponent", "-c", help="Timescales tau_k = tau0 k^c, c in 0..8."
+    ),
+    tokens: int = typer.Option(FA["num_tokens"], "--tokens", "-n", help="Tokens to generate."),
+    max_n: int = typer.Option(FA["max_n"], "--max-n", help="Exact H_n for n = 0..max-n."),
+    max_lag: int = typer.Option(
+        FA["max_lag"], "--max-lag", help="Exact C(n) norms up to this lag."
+    ),
     seed: int = SEED,
 ) -> None:
     """Facts with slowly flipping bits (Santa Fe process): exact H_n, C(n), gamma, beta, alpha_D.
 
     Example: scalinglab synth facts -K 32 -a 2.5 -c 2.5 --tau0 4 --tokens 10000000 --out out/facts
     """
-    from ..errors import UserError
-    from .facts import generate_facts
-
-    if tokens < 1:
-        raise UserError(f"--tokens must be >= 1, got {tokens}")
-    t0 = time.perf_counter()
-    with _progress(tokens, "sampling") as adv:
-        corpus = generate_facts(
-            out,
-            num_facts=facts,
-            a=a,
-            tau0=tau0,
-            c=c,
-            num_tokens=tokens,
-            seed=seed,
-            max_n=max_n,
-            max_lag=max_lag,
-            progress=adv,
-        )
-    tr = _truth(corpus)
-    ex = tr["exponents"]
-    hn = tr["H_n"]["nats"]
-    hl: dict[str, Any] = {
-        "H_0, H_1 (nats)": f"{hn[0]:.4f}, {hn[1]:.4f}",
-        "H_inf (nats)": tr["H_inf"]["nats"],
-        "gamma, beta_op, beta_F (asymptotic)": ", ".join(
-            "-" if ex[k] is None else f"{ex[k]:.4g}"
-            for k in ("gamma", "beta_operator", "beta_frobenius")
-        ),
-        "alpha_D = gamma / (2 beta_op)": ex["alpha_D_operator"]
-        if ex["alpha_D_operator"] is not None
-        else "-",
-        "power-law windows (gamma; beta_op)": (
-            f"{tr['power_law_window']['gamma']}; {tr['power_law_window']['beta_operator']}"
-        ),
-    }
-    _summary(corpus, t0, hl)
+    _generate(
+        generate_facts,
+        progress=(max(tokens, 1), "sampling"),
+        out=out,
+        num_facts=facts,
+        a=a,
+        tau0=tau0,
+        c=c,
+        num_tokens=tokens,
+        seed=seed,
+        max_n=max_n,
+        max_lag=max_lag,
+    )
 
 
 @synth_app.command("rhm")
 def rhm_cmd(
     out: Path = OUT,
-    v: int = typer.Option(16, "--vocab", "-v", help="Symbols per level v."),
-    m: int = typer.Option(4, "--rules", "-m", help="Rules per symbol m."),
-    s: int = typer.Option(2, "--arity", "-s", help="Symbols per rule s."),
-    levels: int = typer.Option(6, "--levels", "-L", help="Depth L (sequences of s^L tokens)."),
-    classes: int | None = typer.Option(None, "--classes", help="Root classes n_c (default v)."),
-    train: int = typer.Option(10_000, "--train", help="Training sequences."),
-    test: int = typer.Option(0, "--test", help="Held-out sequences (disjoint from training)."),
+    v: int = typer.Option(RH["v"], "--vocab", "-v", help="Symbols per level v."),
+    m: int = typer.Option(RH["m"], "--rules", "-m", help="Rules per symbol m."),
+    s: int = typer.Option(RH["s"], "--arity", "-s", help="Symbols per rule s."),
+    levels: int = typer.Option(
+        RH["L"], "--levels", "-L", help="Depth L (sequences of s^L tokens)."
+    ),
+    classes: int | None = typer.Option(
+        RH["n_c"], "--classes", help="Root classes n_c (default v)."
+    ),
+    train: int = typer.Option(RH["num_train"], "--train", help="Training sequences."),
+    test: int = typer.Option(
+        RH["num_test"], "--test", help="Held-out sequences (disjoint from training)."
+    ),
     replace: bool = typer.Option(
-        False, "--replace/--no-replace", help="Sample with replacement (sequences may repeat)."
+        RH["replace"],
+        "--replace/--no-replace",
+        help="Sample with replacement (sequences may repeat).",
     ),
     balanced: bool = typer.Option(
-        False, "--balanced", help="Balanced rules: every position uniform."
+        RH["balanced"], "--balanced", help="Balanced rules: every position uniform."
     ),
     seed: int = SEED,
 ) -> None:
@@ -231,11 +238,9 @@ def rhm_cmd(
 
     Example: scalinglab synth rhm -v 16 -m 4 -s 2 -L 6 --train 20000 --test 2000 --out out/rhm
     """
-    from .rhm import generate_rhm
-
-    t0 = time.perf_counter()
-    c = generate_rhm(
-        out,
+    _generate(
+        generate_rhm,
+        out=out,
         v=v,
         m=m,
         s=s,
@@ -247,98 +252,76 @@ def rhm_cmd(
         balanced=balanced,
         seed=seed,
     )
-    tr = _truth(c)
-    hl: dict[str, Any] = {
-        "distinct sequences": f"10^{tr['log10_num_sequences']:.1f}",
-        "beta = ln m / ln s": tr["beta"],
-    }
-    if "beta_fit" in tr:
-        hl["beta of exact stream C(n)"] = tr["beta_fit"]["stream"]
-    hl["entropy rate (nats)"] = tr["entropy_rate"]["nats"]
-    _summary(c, t0, hl)
 
 
 @synth_app.command("pcfg")
 def pcfg_cmd(
     out: Path = OUT,
-    v: int = typer.Option(16, "--vocab", "-v", help="Symbols per level v."),
+    v: int = typer.Option(PC["v"], "--vocab", "-v", help="Symbols per level v."),
     f: float = typer.Option(
-        0.25, "--f", help="Ambiguity knob f (fraction of tuples that are rules)."
+        PC["f"], "--f", help="Ambiguity knob f (fraction of tuples that are rules)."
     ),
-    p2: float = typer.Option(0.5, "--p2", help="Probability of a binary rule."),
-    p3: float | None = typer.Option(None, "--p3", help="Probability of a ternary rule (1 - p2)."),
-    levels: int = typer.Option(5, "--levels", "-L", help="Depth L."),
-    classes: int | None = typer.Option(None, "--classes", help="Root classes (default v)."),
-    sequences: int = typer.Option(10_000, "--sequences", help="Sequences to generate."),
+    p2: float = typer.Option(PC["p2"], "--p2", help="Probability of a binary rule."),
+    p3: float | None = typer.Option(
+        PC["p3"], "--p3", help="Probability of a ternary rule (1 - p2)."
+    ),
+    levels: int = typer.Option(PC["L"], "--levels", "-L", help="Depth L."),
+    classes: int | None = typer.Option(PC["n_c"], "--classes", help="Root classes (default v)."),
+    sequences: int = typer.Option(
+        PC["num_sequences"], "--sequences", help="Sequences to generate."
+    ),
     seed: int = SEED,
 ) -> None:
     """Varying-tree PCFG with binary/ternary rules and the ambiguity knob f.
 
     Example: scalinglab synth pcfg -v 16 --f 0.375 -L 5 --sequences 20000 --out out/pcfg
     """
-    from .pcfg import generate_pcfg
-
-    t0 = time.perf_counter()
-    c = generate_pcfg(
-        out, v=v, f=f, p2=p2, p3=p3, L=levels, n_c=classes, num_sequences=sequences, seed=seed
-    )
-    tr = _truth(c)
-    _summary(
-        c,
-        t0,
-        {
-            "mean length": tr["length_mean"],
-            "m2, m3": f"{tr['m2']}, {tr['m3']}",
-            "derivation entropy (nats)": tr["derivation_entropy"]["nats"],
-        },
+    _generate(
+        generate_pcfg,
+        out=out,
+        v=v,
+        f=f,
+        p2=p2,
+        p3=p3,
+        L=levels,
+        n_c=classes,
+        num_sequences=sequences,
+        seed=seed,
     )
 
 
 @synth_app.command("walk")
 def walk_cmd(
     out: Path = OUT,
-    graph: str = typer.Option("er", "--graph", help="er | ba | regular."),
-    nodes: int = typer.Option(8192, "--nodes"),
-    edges: int = typer.Option(50_000, "--edges", help="Edges (er)."),
+    graph: str = typer.Option(WK["graph"], "--graph", help="er | ba | regular."),
+    nodes: int = typer.Option(WK["nodes"], "--nodes"),
+    edges: int = typer.Option(WK["edges"], "--edges", help="Edges (er)."),
     attach: int = typer.Option(3, "--attach", help="Edges per new node (ba)."),
     degree: int = typer.Option(3, "--degree", help="Degree (regular)."),
     bias: float = typer.Option(
-        0.0, "--bias", help="Degree bias b: P(i->j) ~ degree(j)^b (0 = unbiased)."
+        WK["bias"], "--bias", help="Degree bias b: P(i->j) ~ degree(j)^b (0 = unbiased)."
     ),
-    tokens: int = typer.Option(1_000_000, "--tokens", "-n"),
-    segment_length: int = typer.Option(8192, "--segment-length"),
+    tokens: int = typer.Option(WK["num_tokens"], "--tokens", "-n"),
+    segment_length: int = typer.Option(WK["segment_length"], "--segment-length"),
     seed: int = SEED,
 ) -> None:
     """Random walk on a random graph (tokens = node ids); truth: exact entropy rate.
 
     Example: scalinglab synth walk --graph er --nodes 8192 --edges 50000 --out out/er
     """
-    from .walks import generate_walk
-
-    t0 = time.perf_counter()
-    with _progress(tokens, "walking") as adv:
-        c = generate_walk(
-            out,
-            graph=graph,
-            nodes=nodes,
-            edges=edges,
-            attach=attach,
-            degree=degree,
-            bias=bias,
-            num_tokens=tokens,
-            segment_length=segment_length,
-            seed=seed,
-            progress=adv,
-        )
-    tr = _truth(c)
-    _summary(
-        c,
-        t0,
-        {
-            "entropy rate (nats)": tr["entropy_rate"]["nats"],
-            "H_0 (nats)": tr["H_n"]["nats"][0],
-            "component nodes": tr["component_nodes"],
-        },
+    _generate(
+        generate_walk,
+        progress=(tokens, "walking"),
+        out=out,
+        graph=graph,
+        nodes=nodes,
+        edges=edges,
+        attach=attach,
+        degree=degree,
+        bias=bias,
+        num_tokens=tokens,
+        segment_length=segment_length,
+        seed=seed,
     )
 
 
@@ -346,8 +329,10 @@ def walk_cmd(
 def ladder_cmd(
     corpus: str = typer.Argument(..., help="Source corpus (corpus dir or raw text)."),
     out: Path = OUT,
-    orders: str = typer.Option("1,2,3,4", "--orders", help="k of each rung (k-gram models)."),
-    tokens: int = typer.Option(1_000_000, "--tokens", "-n", help="Tokens per rung."),
+    orders: str = typer.Option(
+        ",".join(map(str, LD["orders"])), "--orders", help="k of each rung (k-gram models)."
+    ),
+    tokens: int = typer.Option(LD["num_tokens"], "--tokens", "-n", help="Tokens per rung."),
     seed: int = SEED,
 ) -> None:
     """Language ladder: samples of the corpus's k-gram models into OUT/k{k}, with ladder.json.
@@ -357,50 +342,49 @@ def ladder_cmd(
     from rich.table import Table
 
     from .._progress import console
-    from ..errors import UserError
-    from .ladder import generate_ladder
+    from .ladder import parse_orders
 
-    try:
-        ks = [int(x) for x in orders.split(",") if x.strip()]
-    except ValueError:
-        raise UserError(f"--orders must be integers separated by commas, got {orders!r}") from None
-    if not ks:
-        raise UserError("--orders is empty")
+    ks = parse_orders(orders)
     t0 = time.perf_counter()
     with _progress(tokens * len(ks), "sampling") as adv:
         rungs = generate_ladder(out, corpus, orders=ks, num_tokens=tokens, seed=seed, progress=adv)
     t = Table(title=f"language ladder -> {out} ({time.perf_counter() - t0:.1f} s)", box=None)
-    for col in ("k", "contexts", "entropy rate (nats)", "plug-in H_{k-1} (nats)"):
+    t.add_column("k", justify="right")
+    rows = {k: summarize(c).highlights for k, c in rungs.items()}
+    labels = list(next(iter(rows.values())))
+    for col in labels:
         t.add_column(col, justify="right")
-    for k, c in rungs.items():
-        tr = _truth(c)
-        t.add_row(
-            str(k),
-            f"{tr['contexts']:,}",
-            f"{tr['entropy_rate']['nats']:.4f}",
-            f"{tr['plugin_conditional_entropy']['nats']:.4f}",
-        )
+    for k, hl in rows.items():
+        t.add_row(str(k), *(f"{v:,}" if isinstance(v, int) else f"{v:.4f}" for v in hl.values()))
     console.print(t)
 
 
 @synth_app.command("lcg")
 def lcg_cmd(
     out: Path = OUT,
-    modulus: int = typer.Option(2048, "--modulus", "-m", help="m (<= 2^32, or 2^k up to 2^64)."),
-    pairs: int = typer.Option(256, "--pairs", help="Random (a, c) pairs (one sequence each)."),
+    modulus: int = typer.Option(
+        LC["modulus"], "--modulus", "-m", help="m (<= 2^32, or 2^k up to 2^64)."
+    ),
+    pairs: int = typer.Option(
+        LC["num_pairs"], "--pairs", help="Random (a, c) pairs (one sequence each)."
+    ),
     pair: list[str] | None = typer.Option(
         None,
         "--pair",
         help="A given (a, c) pair as A,C (repeat for several; replaces the random --pairs).",
     ),
-    seq_len: int = typer.Option(512, "--seq-len", help="Numbers per sequence."),
+    seq_len: int = typer.Option(LC["seq_len"], "--seq-len", help="Numbers per sequence."),
     base: int | None = typer.Option(
-        None, "--base", "-b", help="Digit base = vocabulary (default: one token per number)."
+        LC["base"], "--base", "-b", help="Digit base = vocabulary (default: one token per number)."
     ),
-    keep_bits: int | None = typer.Option(None, "--keep-bits", help="Truncated LCG: top bits kept."),
-    test_pairs: int = typer.Option(0, "--test-pairs", help="Held-out (unseen) pairs."),
+    keep_bits: int | None = typer.Option(
+        LC["keep_bits"], "--keep-bits", help="Truncated LCG: top bits kept."
+    ),
+    test_pairs: int = typer.Option(
+        LC["test_pairs"], "--test-pairs", help="Held-out (unseen) pairs."
+    ),
     full_period: bool = typer.Option(
-        True, "--full-period/--any-period", help="Hull-Dobell full-period pairs."
+        LC["full_period"], "--full-period/--any-period", help="Hull-Dobell full-period pairs."
     ),
     seed: int = SEED,
 ) -> None:
@@ -408,25 +392,12 @@ def lcg_cmd(
 
     Example: scalinglab synth lcg -m 65536 --pairs 1024 --seq-len 256 --base 256 --out out/lcg
     """
-    from ..errors import UserError
-    from .prng import generate_lcg
-
-    given = None
-    if pair:
-        given = []
-        for text in pair:
-            parts = text.replace(" ", "").split(",")
-            try:
-                a_val, c_val = (int(v, 0) for v in parts)
-            except ValueError:
-                raise UserError(f"--pair takes two integers A,C, got {text!r}") from None
-            given.append((a_val, c_val))
-    t0 = time.perf_counter()
-    c = generate_lcg(
-        out,
+    _generate(
+        generate_lcg,
+        out=out,
         modulus=modulus,
         num_pairs=pairs,
-        pairs=given,
+        pairs=pair or None,
         seq_len=seq_len,
         base=base,
         keep_bits=keep_bits,
@@ -434,41 +405,33 @@ def lcg_cmd(
         full_period=full_period,
         seed=seed,
     )
-    tr = _truth(c)
-    _summary(
-        c,
-        t0,
-        {
-            "modulus": tr["modulus"],
-            "digits per number": tr["digits_per_number"],
-            "full-period pairs": sum(tr["full_period"]),
-        },
-    )
 
 
 @synth_app.command("pcg")
 def pcg_cmd(
     out: Path = OUT,
-    bits: int = typer.Option(64, "--bits", help="State bits: 64 or 128."),
-    output: str = typer.Option("xsh-rr", "--output", help="rs | rr | xsh-rs | xsh-rr | xsl-rr."),
-    sequences: int = typer.Option(256, "--sequences"),
-    seq_len: int = typer.Option(256, "--seq-len"),
-    base: int = typer.Option(65536, "--base", "-b", help="Digit base = vocabulary."),
-    random_multiplier: bool = typer.Option(
-        False, "--random-multiplier", help="A random full-period multiplier per sequence."
+    bits: int = typer.Option(PG["bits"], "--bits", help="State bits: 64 or 128."),
+    output: str = typer.Option(
+        PG["output"], "--output", help="rs | rr | xsh-rs | xsh-rr | xsl-rr."
     ),
-    test_sequences: int = typer.Option(0, "--test-sequences"),
+    sequences: int = typer.Option(PG["num_sequences"], "--sequences"),
+    seq_len: int = typer.Option(PG["seq_len"], "--seq-len"),
+    base: int = typer.Option(PG["base"], "--base", "-b", help="Digit base = vocabulary."),
+    random_multiplier: bool = typer.Option(
+        PG["random_multiplier"],
+        "--random-multiplier",
+        help="A random full-period multiplier per sequence.",
+    ),
+    test_sequences: int = typer.Option(PG["test_sequences"], "--test-sequences"),
     seed: int = SEED,
 ) -> None:
     """PCG outputs (permuted LCG states) for many random states/increments, as base-b digits.
 
     Example: scalinglab synth pcg --bits 64 --output xsh-rr --sequences 512 --base 256 --out out/pcg
     """
-    from .prng import generate_pcg
-
-    t0 = time.perf_counter()
-    c = generate_pcg(
-        out,
+    _generate(
+        generate_pcg,
+        out=out,
         bits=bits,
         output=output,
         num_sequences=sequences,
@@ -478,39 +441,23 @@ def pcg_cmd(
         test_sequences=test_sequences,
         seed=seed,
     )
-    tr = _truth(c)
-    _summary(c, t0, {"output": tr["output"], "digits per number": tr["digits_per_number"]})
 
 
 @synth_app.command("group")
 def group_cmd(
     out: Path = OUT,
     kind: str = typer.Option(
-        "cyclic", "--group", "-g", help="cyclic | dihedral | symmetric | alternating."
+        GR["kind"], "--group", "-g", help="cyclic | dihedral | symmetric | alternating."
     ),
-    n: int = typer.Option(97, "--n", help="C_n, D_n (order 2n), S_n or A_n."),
-    train_fraction: float = typer.Option(0.5, "--train-fraction"),
+    n: int = typer.Option(GR["n"], "--n", help="C_n, D_n (order 2n), S_n or A_n."),
+    train_fraction: float = typer.Option(GR["train_fraction"], "--train-fraction"),
     seed: int = SEED,
 ) -> None:
     """All (x, y, x.y) triples of a group, shuffled and split by a training fraction.
 
     Example: scalinglab synth group --group symmetric --n 5 --train-fraction 0.4 --out out/s5
     """
-    from .groups import generate_group
-
-    t0 = time.perf_counter()
-    c = generate_group(out, kind=kind, n=n, train_fraction=train_fraction, seed=seed)
-    tr = _truth(c)
-    _summary(
-        c,
-        t0,
-        {
-            "group": tr["name"],
-            "order": tr["order"],
-            "abelian": tr["abelian"],
-            "train / test triples": f"{tr['train_triples']} / {tr['test_triples']}",
-        },
-    )
+    _generate(generate_group, out=out, kind=kind, n=n, train_fraction=train_fraction, seed=seed)
 
 
 def register(app: typer.Typer) -> None:

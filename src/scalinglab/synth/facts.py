@@ -513,10 +513,10 @@ class FactsSource:
 def generate_facts(
     out,
     *,
-    num_facts: int = 32,
-    a: float = 2.5,
-    tau0: float = 4.0,
-    c: float = 2.5,
+    num_facts: int = FactsSource.num_facts,
+    a: float = FactsSource.a,
+    tau0: float = FactsSource.tau0,
+    c: float = FactsSource.c,
     num_tokens: int = 1_000_000,
     seed: int = 0,
     max_n: int = 1024,
@@ -544,6 +544,7 @@ def generate_facts(
     TokenCorpus
     """
     src = FactsSource(num_facts, a, tau0, c)
+    num_tokens = check_int("num_tokens", num_tokens)
     truth = src.truth(max_n=max_n, max_lag=max_lag)  # parameter errors before sampling
     tokens = src.sample(num_tokens, seed=seed, progress=progress)
     params = {

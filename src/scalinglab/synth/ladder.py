@@ -23,6 +23,7 @@ entropy, which collapses to 0 once contexts become unique.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ from ._common import (
     write_synthetic,
 )
 
-__all__ = ["KGramModel", "generate_ladder"]
+__all__ = ["KGramModel", "generate_ladder", "parse_orders"]
 
 MAX_ORDER = 16
 SEGMENT_LENGTH = 1 << 13
@@ -222,11 +223,26 @@ class KGramModel:
         }
 
 
+def parse_orders(orders: str | Iterable[int]) -> list[int]:
+    """The distinct orders of a ladder, sorted: from integers or a text ``"1,2,3"``."""
+    if isinstance(orders, str):
+        try:
+            orders = [int(x) for x in orders.split(",") if x.strip()]
+        except ValueError:
+            raise UserError(
+                f"orders must be integers separated by commas, got {orders!r}"
+            ) from None
+    ks = sorted({check_int("order", k, minimum=1, maximum=MAX_ORDER) for k in orders})
+    if not ks:
+        raise UserError("the ladder needs at least one order")
+    return ks
+
+
 def generate_ladder(
     out,
     corpus,
     *,
-    orders=(1, 2, 3, 4),
+    orders: str | Iterable[int] = (1, 2, 3, 4),
     num_tokens: int = 1_000_000,
     segment_length: int = SEGMENT_LENGTH,
     seed: int = 0,
@@ -234,17 +250,17 @@ def generate_ladder(
 ) -> dict[int, Any]:
     """Sample the k-gram models of ``corpus`` for every k in ``orders`` into ``out/k{k}``.
 
-    Writes ``out/ladder.json`` with the entropy rate of every rung; returns
-    ``{k: TokenCorpus}``.
+    ``orders`` are integers or a text ``"1,2,3"``. Writes ``out/ladder.json``
+    with the entropy rate of every rung; returns ``{k: TokenCorpus}``.
     """
     from pathlib import Path
 
     from .._io import write_json
     from ..corpus import resolve
 
+    orders = parse_orders(orders)  # before the corpus is read
     src = resolve(corpus)
     tokens = np.asarray(src.tokens)
-    orders = sorted({check_int("order", k, minimum=1, maximum=MAX_ORDER) for k in orders})
     rungs, summary = {}, []
     for k in orders:
         model = KGramModel(tokens, k, src.vocab_size)

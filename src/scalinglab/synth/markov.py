@@ -39,7 +39,9 @@ re-exported here); the alias tables are :mod:`scalinglab.synth._alias`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +72,7 @@ __all__ = [
     "alias_tables",
     "generate_markov",
     "generate_powerlaw",
+    "load_transition",
     "random_chain",
 ]
 
@@ -374,6 +377,17 @@ def random_chain(
     return MarkovChain(g / g.sum(axis=1, keepdims=True), order=k)
 
 
+def load_transition(path: str | os.PathLike[str]) -> np.ndarray:
+    """A transition table or tensor from a ``.npy`` file (UserError if missing or not one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"transition file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise UserError(f"{path}: not a .npy array ({e})") from None
+
+
 def generate_markov(
     out,
     *,
@@ -383,16 +397,20 @@ def generate_markov(
     num_tokens: int = 1_000_000,
     seed: int = 0,
     segment_length: int = SEGMENT_LENGTH,
-    transition: np.ndarray | None = None,
+    transition: np.ndarray | str | os.PathLike[str] | None = None,
     max_lag: int = 64,
     progress: Progress = None,
 ):
     """Sample a Markov chain (random or given) into a corpus directory with truth.json.
 
-    ``transition.npy`` beside the tokens holds the exact transition table, and
-    ``truth.json`` the exact entropies and correlation norms of the chain.
+    ``transition`` is a table or tensor (see :class:`MarkovChain`), or the path of
+    a ``.npy`` file holding one. ``transition.npy`` beside the tokens holds the
+    exact transition table, and ``truth.json`` the exact entropies and
+    correlation norms of the chain.
     """
     rng = as_rng(seed)
+    if isinstance(transition, str | os.PathLike):
+        transition = load_transition(transition)
     if transition is None:
         chain = random_chain(vocab_size, order, alpha=alpha, seed=rng)
         params: dict[str, Any] = {

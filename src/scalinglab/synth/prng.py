@@ -80,6 +80,7 @@ __all__ = [
     "lcg_sequences",
     "multiplier_step",
     "num_digits",
+    "parse_pair",
     "pcg",
     "pcg_output",
     "pcg_sequences",
@@ -340,6 +341,16 @@ def _sequences_corpus(
     )
 
 
+def parse_pair(text: str) -> tuple[int, int]:
+    """An LCG pair from a text ``"A,C"`` (decimal, or with a 0x / 0o / 0b prefix)."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        a, c = (int(v, 0) for v in parts)
+    except ValueError:
+        raise UserError(f"an (a, c) pair takes two integers A,C, got {text!r}") from None
+    return a, c
+
+
 def generate_lcg(
     out,
     *,
@@ -350,7 +361,7 @@ def generate_lcg(
     keep_bits: int | None = None,
     test_pairs: int = 0,
     full_period: bool = True,
-    pairs: list[tuple[int, int]] | None = None,
+    pairs: list[tuple[int, int]] | list[str] | None = None,
     seed: int = 0,
 ):
     """A corpus of LCG sequences, one document per (a, c) pair, as base-b digits.
@@ -372,6 +383,8 @@ def generate_lcg(
         The last ``test_pairs`` pairs form the held-out split (unseen (a, c)).
     full_period : bool
         Draw, or require of the given ``pairs``, Hull-Dobell full-period pairs.
+    pairs : list of (a, c), optional
+        The given pairs, as integers or texts ``"A,C"`` (:func:`parse_pair`).
     """
     rng = as_rng(seed)
     m = check_modulus(modulus)
@@ -379,6 +392,7 @@ def generate_lcg(
     if pairs is not None:
         if len(pairs) == 0:
             raise UserError("pairs must not be empty")
+        pairs = [parse_pair(x) if isinstance(x, str) else x for x in pairs]
         a = np.array([int(x) % m for x, _ in pairs], dtype=np.uint64)
         c = np.array([int(y) % m for _, y in pairs], dtype=np.uint64)
         bad = [(int(x), int(y)) for x, y in zip(a, c, strict=True) if not hull_dobell(x, y, m)]
