@@ -192,16 +192,19 @@ def test_verb_defaults_are_the_generators_defaults():
 
     from scalinglab.synth import cli
 
-    for cmd, gen, pairs in [
-        (cli.markov_cmd, sl.synth.generate_markov, {"vocab": "vocab_size", "tokens": "num_tokens"}),
-        (cli.powerlaw_cmd, sl.synth.generate_powerlaw, {"beta": "beta", "tau_max": "tau_max"}),
-        (cli.facts_cmd, sl.synth.generate_facts, {"facts": "num_facts", "max_lag": "max_lag"}),
-        (cli.rhm_cmd, sl.synth.generate_rhm, {"levels": "L", "train": "num_train"}),
+    for cmd, gen in [
+        (cli.markov_cmd, sl.synth.generate_markov),
+        (cli.powerlaw_cmd, sl.synth.generate_powerlaw),
+        (cli.facts_cmd, sl.synth.generate_facts),
+        (cli.rhm_cmd, sl.synth.generate_rhm),
+        (cli.pcg_cmd, sl.synth.generate_pcg),
     ]:
         opts = inspect.signature(cmd).parameters
         params = inspect.signature(gen).parameters
-        for opt, par in pairs.items():
-            assert opts[opt].default.default == params[par].default
+        shared = [k for k in opts if k in params and k not in ("out", "seed", "transition")]
+        assert len(shared) >= 4
+        for k in shared:
+            assert opts[k].default.default == params[k].default, (cmd.__name__, k)
     assert inspect.signature(sl.synth.generate_facts).parameters["a"].default == (
         sl.synth.FactsSource.a
     )

@@ -89,27 +89,30 @@ def _print_summary(s: SynthSummary) -> None:
 
 
 def _generate(
-    generate: Callable[..., Any], *, progress: tuple[int, str] | None = None, **kwargs: Any
+    generate: Callable[..., Any], args: dict[str, Any], progress: str | None = None
 ) -> None:
-    """Run one generator (with a progress bar over ``(total, what)``) and print its summary."""
+    """Call a generator with a verb's arguments (named as its parameters) and print the summary.
+
+    ``progress`` labels a progress bar over ``args["num_tokens"]`` tokens.
+    """
     t0 = time.perf_counter()
     if progress is None:
-        corpus = generate(**kwargs)
+        corpus = generate(**args)
     else:
-        with _progress(*progress) as adv:
-            corpus = generate(progress=adv, **kwargs)
+        with _progress(max(int(args["num_tokens"]), 1), progress) as adv:
+            corpus = generate(**args, progress=adv)
     _print_summary(summarize(corpus, seconds=time.perf_counter() - t0))
 
 
 @synth_app.command("markov")
 def markov_cmd(
     out: Path = OUT,
-    vocab: int = typer.Option(MK["vocab_size"], "--vocab", "-V", help="Vocabulary size V."),
+    vocab_size: int = typer.Option(MK["vocab_size"], "--vocab", "-V", help="Vocabulary size V."),
     order: int = typer.Option(MK["order"], "--order", "-k", help="Order k of the chain."),
     alpha: float = typer.Option(
         MK["alpha"], "--alpha", help="Dirichlet concentration of each row."
     ),
-    tokens: int = typer.Option(MK["num_tokens"], "--tokens", "-n", help="Tokens to generate."),
+    num_tokens: int = typer.Option(MK["num_tokens"], "--tokens", "-n", help="Tokens to generate."),
     segment_length: int = typer.Option(
         MK["segment_length"],
         "--segment-length",
@@ -127,54 +130,32 @@ def markov_cmd(
 
     Example: scalinglab synth markov --vocab 1024 --order 1 --tokens 10000000 --out out/mk
     """
-    _generate(
-        generate_markov,
-        progress=(tokens, "sampling"),
-        out=out,
-        vocab_size=vocab,
-        order=order,
-        alpha=alpha,
-        num_tokens=tokens,
-        seed=seed,
-        segment_length=segment_length,
-        transition=None if transition is None else load_transition(transition),
-        max_lag=max_lag,
-    )
+    args = {**locals(), "transition": None if transition is None else load_transition(transition)}
+    _generate(generate_markov, args, "sampling")
 
 
 @synth_app.command("powerlaw")
 def powerlaw_cmd(
     out: Path = OUT,
-    vocab: int = typer.Option(PL["vocab_size"], "--vocab", "-V", help="Vocabulary size V."),
+    vocab_size: int = typer.Option(PL["vocab_size"], "--vocab", "-V", help="Vocabulary size V."),
     beta: float = typer.Option(PL["beta"], "--beta", help="Exponent of ||C(n)|| ~ n^-beta."),
     tau_min: float = typer.Option(PL["tau_min"], "--tau-min", help="Shortest relaxation time."),
     tau_max: float = typer.Option(PL["tau_max"], "--tau-max", help="Longest relaxation time."),
     modes_per_octave: float = typer.Option(PL["modes_per_octave"], "--modes-per-octave"),
-    tokens: int = typer.Option(PL["num_tokens"], "--tokens", "-n"),
+    num_tokens: int = typer.Option(PL["num_tokens"], "--tokens", "-n"),
     seed: int = SEED,
 ) -> None:
     """Source with exactly known power-law correlations C(n) (reference for beta estimators).
 
     Example: scalinglab synth powerlaw --beta 0.8 --tau-max 1e5 --tokens 10000000 --out out/pl
     """
-    _generate(
-        generate_powerlaw,
-        progress=(tokens, "sampling"),
-        out=out,
-        vocab_size=vocab,
-        beta=beta,
-        tau_min=tau_min,
-        tau_max=tau_max,
-        modes_per_octave=modes_per_octave,
-        num_tokens=tokens,
-        seed=seed,
-    )
+    _generate(generate_powerlaw, locals(), "sampling")
 
 
 @synth_app.command("facts")
 def facts_cmd(
     out: Path = OUT,
-    facts: int = typer.Option(
+    num_facts: int = typer.Option(
         FA["num_facts"], "--facts", "-K", help="Facts K (vocabulary 2K), 1..4096."
     ),
     a: float = typer.Option(FA["a"], "--zipf", "-a", help="Zipf exponent a of P(k) ~ k^-a, 0..8."),
@@ -182,7 +163,7 @@ def facts_cmd(
     c: float = typer.Option(
         FA["c"], "--tau-exponent", "-c", help="Timescales tau_k = tau0 k^c, c in 0..8."
     ),
-    tokens: int = typer.Option(FA["num_tokens"], "--tokens", "-n", help="Tokens to generate."),
+    num_tokens: int = typer.Option(FA["num_tokens"], "--tokens", "-n", help="Tokens to generate."),
     max_n: int = typer.Option(FA["max_n"], "--max-n", help="Exact H_n for n = 0..max-n."),
     max_lag: int = typer.Option(
         FA["max_lag"], "--max-lag", help="Exact C(n) norms up to this lag."
@@ -193,19 +174,7 @@ def facts_cmd(
 
     Example: scalinglab synth facts -K 32 -a 2.5 -c 2.5 --tau0 4 --tokens 10000000 --out out/facts
     """
-    _generate(
-        generate_facts,
-        progress=(max(tokens, 1), "sampling"),
-        out=out,
-        num_facts=facts,
-        a=a,
-        tau0=tau0,
-        c=c,
-        num_tokens=tokens,
-        seed=seed,
-        max_n=max_n,
-        max_lag=max_lag,
-    )
+    _generate(generate_facts, locals(), "sampling")
 
 
 @synth_app.command("rhm")
@@ -214,14 +183,10 @@ def rhm_cmd(
     v: int = typer.Option(RH["v"], "--vocab", "-v", help="Symbols per level v."),
     m: int = typer.Option(RH["m"], "--rules", "-m", help="Rules per symbol m."),
     s: int = typer.Option(RH["s"], "--arity", "-s", help="Symbols per rule s."),
-    levels: int = typer.Option(
-        RH["L"], "--levels", "-L", help="Depth L (sequences of s^L tokens)."
-    ),
-    classes: int | None = typer.Option(
-        RH["n_c"], "--classes", help="Root classes n_c (default v)."
-    ),
-    train: int = typer.Option(RH["num_train"], "--train", help="Training sequences."),
-    test: int = typer.Option(
+    L: int = typer.Option(RH["L"], "--levels", "-L", help="Depth L (sequences of s^L tokens)."),
+    n_c: int | None = typer.Option(RH["n_c"], "--classes", help="Root classes n_c (default v)."),
+    num_train: int = typer.Option(RH["num_train"], "--train", help="Training sequences."),
+    num_test: int = typer.Option(
         RH["num_test"], "--test", help="Held-out sequences (disjoint from training)."
     ),
     replace: bool = typer.Option(
@@ -238,20 +203,7 @@ def rhm_cmd(
 
     Example: scalinglab synth rhm -v 16 -m 4 -s 2 -L 6 --train 20000 --test 2000 --out out/rhm
     """
-    _generate(
-        generate_rhm,
-        out=out,
-        v=v,
-        m=m,
-        s=s,
-        L=levels,
-        n_c=classes,
-        num_train=train,
-        num_test=test,
-        replace=replace,
-        balanced=balanced,
-        seed=seed,
-    )
+    _generate(generate_rhm, locals())
 
 
 @synth_app.command("pcfg")
@@ -265,9 +217,9 @@ def pcfg_cmd(
     p3: float | None = typer.Option(
         PC["p3"], "--p3", help="Probability of a ternary rule (1 - p2)."
     ),
-    levels: int = typer.Option(PC["L"], "--levels", "-L", help="Depth L."),
-    classes: int | None = typer.Option(PC["n_c"], "--classes", help="Root classes (default v)."),
-    sequences: int = typer.Option(
+    L: int = typer.Option(PC["L"], "--levels", "-L", help="Depth L."),
+    n_c: int | None = typer.Option(PC["n_c"], "--classes", help="Root classes (default v)."),
+    num_sequences: int = typer.Option(
         PC["num_sequences"], "--sequences", help="Sequences to generate."
     ),
     seed: int = SEED,
@@ -276,18 +228,7 @@ def pcfg_cmd(
 
     Example: scalinglab synth pcfg -v 16 --f 0.375 -L 5 --sequences 20000 --out out/pcfg
     """
-    _generate(
-        generate_pcfg,
-        out=out,
-        v=v,
-        f=f,
-        p2=p2,
-        p3=p3,
-        L=levels,
-        n_c=classes,
-        num_sequences=sequences,
-        seed=seed,
-    )
+    _generate(generate_pcfg, locals())
 
 
 @synth_app.command("walk")
@@ -301,7 +242,7 @@ def walk_cmd(
     bias: float = typer.Option(
         WK["bias"], "--bias", help="Degree bias b: P(i->j) ~ degree(j)^b (0 = unbiased)."
     ),
-    tokens: int = typer.Option(WK["num_tokens"], "--tokens", "-n"),
+    num_tokens: int = typer.Option(WK["num_tokens"], "--tokens", "-n"),
     segment_length: int = typer.Option(WK["segment_length"], "--segment-length"),
     seed: int = SEED,
 ) -> None:
@@ -309,20 +250,7 @@ def walk_cmd(
 
     Example: scalinglab synth walk --graph er --nodes 8192 --edges 50000 --out out/er
     """
-    _generate(
-        generate_walk,
-        progress=(tokens, "walking"),
-        out=out,
-        graph=graph,
-        nodes=nodes,
-        edges=edges,
-        attach=attach,
-        degree=degree,
-        bias=bias,
-        num_tokens=tokens,
-        segment_length=segment_length,
-        seed=seed,
-    )
+    _generate(generate_walk, locals(), "walking")
 
 
 @synth_app.command("ladder")
@@ -365,10 +293,10 @@ def lcg_cmd(
     modulus: int = typer.Option(
         LC["modulus"], "--modulus", "-m", help="m (<= 2^32, or 2^k up to 2^64)."
     ),
-    pairs: int = typer.Option(
+    num_pairs: int = typer.Option(
         LC["num_pairs"], "--pairs", help="Random (a, c) pairs (one sequence each)."
     ),
-    pair: list[str] | None = typer.Option(
+    pairs: list[str] | None = typer.Option(
         None,
         "--pair",
         help="A given (a, c) pair as A,C (repeat for several; replaces the random --pairs).",
@@ -392,19 +320,7 @@ def lcg_cmd(
 
     Example: scalinglab synth lcg -m 65536 --pairs 1024 --seq-len 256 --base 256 --out out/lcg
     """
-    _generate(
-        generate_lcg,
-        out=out,
-        modulus=modulus,
-        num_pairs=pairs,
-        pairs=pair or None,
-        seq_len=seq_len,
-        base=base,
-        keep_bits=keep_bits,
-        test_pairs=test_pairs,
-        full_period=full_period,
-        seed=seed,
-    )
+    _generate(generate_lcg, locals())
 
 
 @synth_app.command("pcg")
@@ -414,7 +330,7 @@ def pcg_cmd(
     output: str = typer.Option(
         PG["output"], "--output", help="rs | rr | xsh-rs | xsh-rr | xsl-rr."
     ),
-    sequences: int = typer.Option(PG["num_sequences"], "--sequences"),
+    num_sequences: int = typer.Option(PG["num_sequences"], "--sequences"),
     seq_len: int = typer.Option(PG["seq_len"], "--seq-len"),
     base: int = typer.Option(PG["base"], "--base", "-b", help="Digit base = vocabulary."),
     random_multiplier: bool = typer.Option(
@@ -429,18 +345,7 @@ def pcg_cmd(
 
     Example: scalinglab synth pcg --bits 64 --output xsh-rr --sequences 512 --base 256 --out out/pcg
     """
-    _generate(
-        generate_pcg,
-        out=out,
-        bits=bits,
-        output=output,
-        num_sequences=sequences,
-        seq_len=seq_len,
-        base=base,
-        random_multiplier=random_multiplier,
-        test_sequences=test_sequences,
-        seed=seed,
-    )
+    _generate(generate_pcg, locals())
 
 
 @synth_app.command("group")
@@ -457,7 +362,7 @@ def group_cmd(
 
     Example: scalinglab synth group --group symmetric --n 5 --train-fraction 0.4 --out out/s5
     """
-    _generate(generate_group, out=out, kind=kind, n=n, train_fraction=train_fraction, seed=seed)
+    _generate(generate_group, locals())
 
 
 def register(app: typer.Typer) -> None:
