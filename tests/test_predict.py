@@ -12,6 +12,7 @@ import pytest
 
 import scalinglab as sl
 from scalinglab.synth.markov import PowerLawSource
+from scalinglab.warns import code_of, codes, has_code
 
 BETA = 0.8
 DESIGN_KEYS = {
@@ -95,7 +96,7 @@ def test_iid_tokens_give_no_law_and_say_why(tmp_path):
     c = sl.corpus.TokenCorpus.from_array(x, 16)
     pred = sl.theory.predict(c, out=tmp_path, n_boot=50, max_n=4, progress=False)
     assert pred.beta.get("value") is None and pred.alpha_D["value"] is None
-    assert any("cannot be predicted" in w for w in pred.warnings)
+    assert has_code(pred.warnings, "predict-no-beta")
     d = json.loads((tmp_path / "prediction.json").read_text())
     assert d["alpha_D"]["value"] is None
     for key, sub in DESIGN_KEYS.items():  # the contract holds without a law too
@@ -190,7 +191,7 @@ def test_gamma_comes_from_model_losses_when_counts_are_unreliable():
     assert pred.gamma["value"] == pytest.approx(0.3, abs=1e-9)
     assert pred.gamma["window"] == [1, 20]
     assert pred.alpha_D["value"] == pytest.approx(0.3 / 1.6, rel=1e-9)
-    assert any("per-position loss" in w for w in pred.warnings)
+    assert has_code(pred.warnings, "predict-gamma-from-model")
     # the curve follows the model losses: L(P) at a horizon n* <= 20 equals 2 n*^-0.3
     d = pred.to_dict()
     ns, loss = np.asarray(d["horizon"]["n_star"]), np.asarray(d["predicted_loss"]["loss"])
@@ -281,7 +282,7 @@ def test_alpha_error_propagation_and_exact_horizon():
     inside = (ns >= 1) & (ns <= 20)
     assert inside.sum() >= 3
     assert np.allclose(L[inside], 1.01 * 2.0 * ns[inside] ** -0.3, rtol=1e-3)
-    assert not any("fewer" in w or "< 5" in w for w in pred.warnings)
+    assert not any(c.startswith("predict-short-") for c in codes(pred.warnings))
 
 
 def test_target_loss_inverts_the_curve():
@@ -294,26 +295,28 @@ def test_target_loss_inverts_the_curve():
     assert lo < t["P"] < hi
     high = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, target_loss=5.0, n_boot=10)
     assert high.to_dict()["target"]["P"] is None
-    assert any("not below H_0" in w for w in high.warnings)
+    assert has_code(high.warnings, "predict-target-unreachable")
 
 
 def test_warning_short_fit_window():
     pred = sl.theory.predict_from_stats(_corr(window=[1, 3]), _ent(), CORPUS, n_boot=50)
-    assert any("beta fit window [1, 3] holds only 3 lags" in w for w in pred.warnings)
+    w = [w for w in pred.warnings if code_of(w) == "predict-short-beta-window"]
+    assert len(w) == 1 and "[1, 3] holds only 3 lags" in w[0]
 
 
 def test_warning_broken_power_law_uses_the_left_segment():
     pred = sl.theory.predict_from_stats(_corr(break_at=10), _ent(), CORPUS, n_boot=50)
     assert pred.beta["value"] == 0.8 and pred.beta["window"] == [1, 10]
-    assert any("broken power law (break at lag 10)" in w for w in pred.warnings)
+    w = [w for w in pred.warnings if code_of(w) == "predict-broken-beta"]
+    assert len(w) == 1 and "break at lag 10" in w[0]
     assert pred.alpha_D["value"] == pytest.approx(0.3 / 1.6)
 
 
 def test_warning_context_close_to_the_horizon():
     quiet = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, context=10**9, n_boot=50)
-    assert not any("context length T" in w for w in quiet.warnings)
+    assert not has_code(quiet.warnings, "predict-short-context")
     loud = sl.theory.predict_from_stats(_corr(), _ent(), CORPUS, context=64, n_boot=50)
-    w = [w for w in loud.warnings if "context length T = 64" in w]
+    w = [w for w in loud.warnings if code_of(w) == "predict-short-context"]
     assert len(w) == 1
     # the first P named is the first grid point with 4 n*(P) > 64
     d = loud.to_dict()
@@ -325,7 +328,7 @@ def test_warning_entropy_unreliable_where_the_curve_leans_on_it():
     pred = sl.theory.predict_from_stats(_corr(), _ent(reliable_to=20), CORPUS, n_boot=50)
     d = pred.to_dict()
     P, ns = np.asarray(d["horizon"]["P"]), np.asarray(d["horizon"]["n_star"])
-    w = [w for w in pred.warnings if "exceeds n = 20" in w]
+    w = [w for w in pred.warnings if code_of(w) == "predict-extrapolated"]
     assert len(w) == 1 and f"P >= {P[ns > 20][0]:.3g}" in w[0]
     # beyond the window the curve follows the fitted law n^-gamma from the last point
     # of the upper bound (1.01 H in _ent)

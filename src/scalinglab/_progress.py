@@ -42,3 +42,16 @@ def make_progress(transient: bool = False) -> Progress:
 def info(message: str) -> None:
     """Print one status line to standard error."""
     console.print(message, highlight=False)
+
+
+def warning_line(text: str) -> str:
+    """Rich markup for one warning: a yellow ``warning:`` and the text escaped, so that its
+    ``[code]`` (:mod:`scalinglab.warns`) is printed rather than read as a style tag."""
+    from rich.markup import escape
+
+    return f"[yellow]warning:[/yellow] {escape(text)}"
+
+
+def warn(text: str, to: Console | None = None) -> None:
+    """Print one warning line (standard error unless ``to`` is given)."""
+    (to or console).print(warning_line(text), highlight=False)

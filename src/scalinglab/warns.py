@@ -57,3 +57,11 @@ def has_code(warnings: Iterable[str], code: str) -> bool:
 def text_of(warning: str) -> str:
     """The English part of a warning, without its code."""
     return _PREFIX.sub("", warning, count=1)
+
+
+def labelled(warning: str, label: str, code: str) -> str:
+    """``warning`` passed on under ``label`` (``"[code] label: text"``), keeping its own code.
+
+    An uncoded warning gets ``code``.
+    """
+    return coded(code_of(warning) or code, f"{label}: {text_of(warning)}")

@@ -20,6 +20,8 @@ def print_summary(result: FitResult, json_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .._progress import warn
+
     console = Console()
     table = Table(title=f"{result.form.name}: {result.form.formula}", title_justify="left")
     for col in ("param", "value", "stderr", "95% CI"):
@@ -62,7 +64,7 @@ def print_summary(result: FitResult, json_path: Path) -> None:
     for note in result.data.dropped:
         console.print(f"note: {note}", highlight=False)
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        warn(w, console)
     console.print(f"wrote {json_path} and {json_path.with_name('fit.png')}", highlight=False)
 
 

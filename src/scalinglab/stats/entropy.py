@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .._io import _jsonable, atomic_path, write_json
-from .._progress import info, make_progress
+from .._progress import make_progress, warn, warning_line
 from ..errors import UserError
 from ._external import _checked_losses, _pairs, load_external_losses
 from ._gamma import GammaFit, fit_gamma, parse_window
@@ -322,7 +322,7 @@ class EntropyResult:
                 f"gamma (H_inf fitted) = {go.value:.3f} ± {go.stderr:.3f}, "
                 f"H_inf = {go.h_inf:.3f} ± {go.h_inf_stderr:.3f}"
             )
-        lines += [f"[yellow]warning:[/yellow] {w}" for w in self.warnings]
+        lines += [warning_line(w) for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -535,7 +535,7 @@ def entropy(
     if corpus.split_index > max_tokens:
         train, msg = _subsample_documents(corpus, int(max_tokens), seed)
         warnings.append(msg)
-        info(f"[yellow]warning:[/yellow] {msg}")
+        warn(msg)
     else:
         train = corpus.train
     n_train = int(len(train))

@@ -19,11 +19,16 @@ The calibration moves the curve along P without changing its slope.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._progress import info
 from ..errors import UserError
+from ..stats.model_losses import ModelLosses
+from ..warns import coded
+from . import cache
 from .law import horizon
 
 #: A calibration run is data-limited only when its P0 is a small slice of the corpus.
@@ -51,15 +56,22 @@ def calibrate_horizon(
     h = curve_at(np.broadcast_to(n_grid, (amps.size, n_grid.size)))[0]
     if not L0 < h[0]:
         warnings.append(
-            f"calibration: the loss measured at P0 = {P0:.4g} tokens, {L0:.4f} nats, is not below "
-            f"the unigram level {h[0]:.4f} of the entropy curve: the run learned less than the "
-            "token frequencies, so it cannot fix the horizon (uncalibrated horizon used)"
+            coded(
+                "calibrate-above-unigram",
+                f"calibration: the loss measured at P0 = {P0:.4g} tokens, {L0:.4f} nats, is not "
+                f"below the unigram level {h[0]:.4f} of the entropy curve: the run learned less "
+                "than the token frequencies, so it cannot fix the horizon (uncalibrated horizon "
+                "used)",
+            )
         )
         return None
     if not L0 > h[-1]:
         warnings.append(
-            f"calibration: the loss measured at P0 = {P0:.4g} tokens, {L0:.4f} nats, lies at or "
-            "below the entropy curve's floor (uncalibrated horizon used)"
+            coded(
+                "calibrate-below-floor",
+                f"calibration: the loss measured at P0 = {P0:.4g} tokens, {L0:.4f} nats, lies at "
+                "or below the entropy curve's floor (uncalibrated horizon used)",
+            )
         )
         return None
     n_cal = float(np.interp(-L0, -h, n_grid))
@@ -170,3 +182,53 @@ def run_calibration(
             "device": run.device,
         },
     }
+
+
+def calibration_for(
+    c: Any,
+    P0: int,
+    context: int | None,
+    model: ModelLosses | None,
+    budget: float,
+    device: str,
+    seed: int,
+    out_p: Path | None,
+    progress: bool,
+) -> dict[str, Any]:
+    """The calibration run at ``P0`` (cached in ``DIR/calibration.json``).
+
+    The model is the reference model's shape (trained here or the default for the
+    device), at the prediction's context length T when one is given.
+    """
+    from ..train.reference import ReferenceConfig
+    from ..train.trainer import resolve_device
+
+    rc = ReferenceConfig(device=device, seed=seed).resolved(resolve_device(device).type)
+    shape = {"n_layer": rc.n_layer, "n_embd": rc.n_embd, "n_head": rc.n_head, "arch": "gpt2"}
+    T, lr, batch = int(context or rc.context or 64), rc.lr, int(rc.batch_size or 16)
+    if model is not None and model.source == "reference":
+        shape = {k: model.model[k] for k in ("n_layer", "n_embd", "n_head", "arch")}
+        T = int(context or model.context)
+        lr = float(model.training.get("lr", lr))
+        batch = int(model.training.get("batch_size", batch))
+    settings = {"P0": P0, "shape": shape, "context": T, "lr": lr, "seed": seed, "device": device}
+    path = out_p / "calibration.json" if out_p else None
+    d = cache.lookup(path, c.content_hash, settings)
+    if d is not None:
+        return d["calibration"]
+    info(f"calibration: one data-limited run at P0 = {P0} tokens")
+    cal = run_calibration(
+        c,
+        P0,
+        shape=shape,
+        context=T,
+        lr=lr,
+        batch_size=batch,
+        budget_s=budget,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
+    doc = {"corpus": {"content_hash": c.content_hash}, "calibration": cal}
+    cache.store(path, {**doc, cache.SETTINGS_KEY: settings})
+    return cal

@@ -82,6 +82,8 @@ def register(app: typer.Typer) -> None:
 
         Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out ts
         """
+        from rich.markup import escape
+
         from .._progress import console
         from ..stats.correlations import parse_lags
         from ..stats.entropy import parse_window
@@ -110,60 +112,15 @@ def register(app: typer.Typer) -> None:
             n_boot=boot,
             seed=seed,
         )
-        c = pred.corpus
         out_console = console.__class__()  # the summary goes to standard output
         out_console.print(pred.summary_table())
-        out_console.print(
-            f"corpus: {c.get('source')} ({c.get('tokens'):,} tokens, vocabulary "
-            f"{c.get('vocab_size'):,}, {c.get('tokenizer')})",
-            highlight=False,
-        )
-        out_console.print(pred.sentence(), highlight=False)
-        for line in pred.entropy_lines():
-            out_console.print(line, highlight=False)
-        if pred.ok and pred.ten_x:
-            out_console.print(
-                f"horizon: n*(P) = {pred.ten_x['n_star']:.3g} tokens at P = "
-                f"{pred.ten_x['P']:.3g}, growing as P^(1/(2 beta)). Assumption: "
-                f"{pred.horizon['assumption']}",
-                highlight=False,
-            )
-            cal = pred.horizon.get("calibration")
-            if cal:
-                out_console.print(
-                    f"calibrated at P0 = {cal['P0']:.4g} tokens (measured loss {cal['loss']:.3f} "
-                    f"nats): threshold constant {cal['threshold_constant']:.3g}, horizon "
-                    f"n*(P0) = {cal['n_star_at_P0']:.3g} instead of "
-                    f"{cal['n_star_uncalibrated_at_P0']:.3g}; the curve uses the calibrated one",
-                    highlight=False,
-                )
-        if pred.target:
-            t = pred.target
-            if t.get("P") is not None:
-                out_console.print(
-                    f"reaching a loss of {t['loss']} nats takes about {t['P']:.3g} tokens "
-                    f"(95% interval {t['ci95'][0]:.3g}..{t['ci95'][1]:.3g})",
-                    highlight=False,
-                )
-        if pred.measured and pred.measured.get("alpha_D") is not None:
-            m = pred.measured
-            out_console.print(
-                f"measured alpha_D = {m['alpha_D']:.3f}{_ci(m.get('alpha_D_ci95'))} against "
-                f"predicted {pred.alpha_D['value']:.3f} ± {pred.alpha_D['stderr']:.3f}"
-                f"{_ci(pred.alpha_D.get('ci95'))}",
-                highlight=False,
-            )
-        for w in pred.warnings:
-            out_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        for line in pred.summary():
+            if line.startswith("warning: "):
+                out_console.print(f"[yellow]warning:[/yellow] {escape(line[9:])}", highlight=False)
+            else:
+                out_console.print(line, highlight=False, markup=False)
         out_console.print(
             f"results in {out}/ (prediction.json, prediction.png, "
             "correlations.json/png, entropy.json/png)",
             highlight=False,
         )
-
-
-def _ci(ci: object) -> str:
-    """' (95% CI [lo, hi])' with three decimals, or '' when there is none."""
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci:
-        return f" (95% CI [{float(ci[0]):.3f}, {float(ci[1]):.3f}])"
-    return ""

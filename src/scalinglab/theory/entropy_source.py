@@ -30,6 +30,8 @@ from .._progress import info
 from ..errors import UserError
 from ..stats.model_losses import ModelLosses
 from ..train.hf import is_checkpoint
+from ..warns import coded
+from ._inputs import EntropyInputs
 
 ENTROPY_MODES = ("auto", "counts", "model")
 #: The count-based reliable window must hold this many context lengths for ``auto``
@@ -75,27 +77,24 @@ def check_entropy_options(
         )
 
 
-def reliable_points(ent: dict[str, Any]) -> int:
-    """Context lengths n >= 1 in the count-based reliable window."""
-    w = (ent.get("reliability_rule") or {}).get("reliable_window")
-    return int(w[1] - w[0] + 1) if w else 0
-
-
-def wants_model(entropy: str, entropy_from: Any, ent: dict[str, Any], warnings: list[str]) -> bool:
+def wants_model(entropy: str, entropy_from: Any, ent: EntropyInputs, warnings: list[str]) -> bool:
     """Whether the model path runs (see the module docstring); ``auto`` explains itself."""
     if entropy == "counts":
         return False
     if entropy == "model" or entropy_from is not None:
         return True
-    pts = reliable_points(ent)
+    pts = ent.reliable_points
     if pts >= MIN_RELIABLE_POINTS:
         return False
     if not torch_available():
         warnings.append(
-            f"the count-based reliable window holds {pts} context lengths (< "
-            f"{MIN_RELIABLE_POINTS}) and PyTorch is not installed, so no reference model was "
-            "trained: install the train extra (pip install torch==2.13.0 'scalinglab[train]') "
-            "for model-based entropies"
+            coded(
+                "predict-no-torch",
+                f"the count-based reliable window holds {pts} context lengths (< "
+                f"{MIN_RELIABLE_POINTS}) and PyTorch is not installed, so no reference model "
+                "was trained: install the train extra (pip install torch==2.13.0 "
+                "'scalinglab[train]') for model-based entropies",
+            )
         )
         return False
     return True

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..stats.entropy import fit_gamma
 from ..stats.model_losses import ModelLosses
+from ._inputs import EntropyInputs
 
 #: Significance of a fall between neighbouring bins (combined standard errors).
 HORIZON_Z = 3.0
@@ -197,24 +198,19 @@ def model_gamma(ml: ModelLosses, *, n_boot: int = 1000, seed: int = 0) -> dict[s
     return out
 
 
-def combine_with_counts(ml: ModelLosses, ent: dict[str, Any]) -> ModelLosses:
+def combine_with_counts(ml: ModelLosses, ent: EntropyInputs) -> ModelLosses:
     """The tighter of two upper bounds at every n: the model's ``L_n`` or the n-gram bound.
 
     Both the trained model's held-out loss and the smoothed n-gram model's
-    (entropy.json ``upper_ngram``, else ``upper``) bound ``H_n`` from above, so
+    (``upper_ngram``) bound ``H_n`` from above, so
     their minimum does too; an undertrained model can lose to the counts at
     short contexts while winning at long ones. The standard error is the
     winner's; ``model["lower_bound_from"]`` lists which source won at each n. The
     result is made non-increasing in n (the running minimum), since a bound at
     context n also bounds every longer context.
     """
-    n_c = np.asarray(ent.get("n") or [], dtype=np.int64)
-    key = "upper_ngram" if ent.get("upper_ngram") is not None else "upper"
-    u_c = np.asarray([np.nan if v is None else v for v in ent.get(key) or []], float)
-    se_c = np.asarray(
-        [np.nan if v is None else v for v in ent.get("upper_stderr") or [None] * len(u_c)], float
-    )
-    if n_c.size == 0 or u_c.size != n_c.size:
+    n_c, u_c, se_c = ent.n, ent.upper_ngram, ent.upper_stderr
+    if n_c.size == 0:
         return ml
     top = int(max(ml.context, n_c.max()))
     n = np.arange(1, top + 1)
@@ -230,7 +226,7 @@ def combine_with_counts(ml: ModelLosses, ent: dict[str, Any]) -> ModelLosses:
     c_idx = n_c[ok] - 1
     better = u_c[ok] < loss[c_idx]
     loss[c_idx[better]] = u_c[ok][better]
-    se[c_idx[better]] = se_c[ok][better] if se_c.size == u_c.size else np.nan
+    se[c_idx[better]] = se_c[ok][better]
     src[c_idx[better]] = "ngram"
     # A bound at context n bounds every longer context too (H_n never increases with n):
     # carry the running minimum, with the winner's error and source.
@@ -238,10 +234,7 @@ def combine_with_counts(ml: ModelLosses, ent: dict[str, Any]) -> ModelLosses:
     ds_model = np.full(top, np.nan)
     ds_model[m_idx] = ml.drop_stderr
     ds_ngram = np.full(top, np.nan)
-    d_c = ent.get("upper_ngram_drop_stderr")
-    if d_c is not None and len(d_c) == n_c.size:
-        d_c = np.asarray([np.nan if v is None else v for v in d_c], float)
-        ds_ngram[n_c[n_c >= 1] - 1] = d_c[n_c >= 1]
+    ds_ngram[n_c[n_c >= 1] - 1] = ent.upper_ngram_drop_stderr[n_c >= 1]
     arg = np.arange(top)
     run = np.fmin.accumulate(loss)
     arg = np.maximum.accumulate(np.where(loss <= run, arg, 0))

@@ -16,6 +16,18 @@ def _num(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
 
+def _int(x: Any) -> str:
+    """An integer with thousands separators, or '?' when unknown."""
+    return f"{int(x):,}" if isinstance(x, int | float) else "?"
+
+
+def _ci(ci: object) -> str:
+    """' (95% CI [lo, hi])' with three decimals, or '' when there is none."""
+    if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci:
+        return f" (95% CI [{float(ci[0]):.3f}, {float(ci[1]):.3f}])"
+    return ""
+
+
 @dataclass
 class Prediction:
     """A predicted data-limited scaling law; ``to_dict()`` is prediction.json."""
@@ -61,6 +73,62 @@ class Prediction:
             d["entropy_model"] = self.entropy_model
         return d
 
+    def compare(self, measured: dict[str, Any]) -> None:
+        """Attach a measured curve (:func:`.measured.load_measured`) and the exponents' gap."""
+        self.measured = dict(measured)
+        if self.ok and self.measured.get("alpha_D") is not None:
+            m, p = self.measured, self.alpha_D
+            self.measured["difference"] = {
+                "measured_minus_predicted": _num(m["alpha_D"]) - p["value"],
+                "combined_stderr": float(
+                    np.hypot(_num(m.get("alpha_D_stderr")) or 0.0, p["stderr"])
+                ),
+            }
+
+    def summary(self) -> list[str]:
+        """The plain-text summary ``scalinglab predict`` prints under its table.
+
+        The corpus, the 10x sentence, where the entropies came from, the horizon and
+        its assumption, the calibration, the target, the measured exponent, and every
+        warning (``warning: [code] text``).
+        """
+        c = self.corpus
+        lines = [
+            f"corpus: {c.get('source')} ({_int(c.get('tokens'))} tokens, vocabulary "
+            f"{_int(c.get('vocab_size'))}, {c.get('tokenizer')})",
+            self.sentence(),
+            *self.entropy_lines(),
+        ]
+        if self.ok and self.ten_x:
+            lines.append(
+                f"horizon: n*(P) = {self.ten_x['n_star']:.3g} tokens at P = "
+                f"{self.ten_x['P']:.3g}, growing as P^(1/(2 beta)). Assumption: "
+                f"{self.horizon['assumption']}"
+            )
+            cal = self.horizon.get("calibration")
+            if cal:
+                lines.append(
+                    f"calibrated at P0 = {cal['P0']:.4g} tokens (measured loss {cal['loss']:.3f} "
+                    f"nats): threshold constant {cal['threshold_constant']:.3g}, horizon "
+                    f"n*(P0) = {cal['n_star_at_P0']:.3g} instead of "
+                    f"{cal['n_star_uncalibrated_at_P0']:.3g}; the curve uses the calibrated one"
+                )
+        t = self.target
+        if t and t.get("P") is not None:
+            lines.append(
+                f"reaching a loss of {t['loss']} nats takes about {t['P']:.3g} tokens "
+                f"(95% interval {t['ci95'][0]:.3g}..{t['ci95'][1]:.3g})"
+            )
+        m = self.measured
+        if m and m.get("alpha_D") is not None and self.ok:
+            lines.append(
+                f"measured alpha_D = {m['alpha_D']:.3f}{_ci(m.get('alpha_D_ci95'))} against "
+                f"predicted {self.alpha_D['value']:.3f} ± {self.alpha_D['stderr']:.3f}"
+                f"{_ci(self.alpha_D.get('ci95'))}"
+            )
+        lines += [f"warning: {w}" for w in self.warnings]
+        return lines
+
     def sentence(self) -> str:
         """One plain sentence on what 10x more data buys."""
         if not self.ok or not self.ten_x:
@@ -97,7 +165,7 @@ class Prediction:
                 "reference": "a reference model trained here",
                 "hf-checkpoint": f"the checkpoint {mod.get('path')}",
                 "file": f"the per-position losses in {mod.get('path')}",
-            }.get(m.get("source", ""), "a model")
+            }.get(m.get("source", ""), "a model")  # with the path: not SOURCE_WORDS' phrases
             shape = (
                 f" ({mod.get('n_layer')} layers, width {mod.get('n_embd')}, "
                 f"{_num(mod.get('params')):,.0f} parameters, T = {m['n'][-1]})"

@@ -265,6 +265,8 @@ def _print_sweep(res: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .._progress import warn
+
     con = Console()
     curve = res["curve"]
     table = Table(title=f"data-limited loss curve ({res['corpus']['source']})")
@@ -298,7 +300,7 @@ def _print_sweep(res: dict[str, Any], out: Path) -> None:
                 f"(P {f['window'][0]:,}..{f['window'][1]:,}, {f['n_points']} points)"
             )
     for w in res["warnings"]:
-        con.print(f"[yellow]warning:[/] {w}")
+        warn(w, con)
     con.print(
         f"{len(res['runs_trained'])} runs trained, {len(res['runs_reused'])} reused, "
         f"{res['wall_time_s']:.0f} s -> {out / 'sweep.json'}"

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab validate ../shared/data/tiny-shakespeare.txt --tokenizer char
         --budget 900 --out val
         """
-        from .._progress import console
+        from .._progress import console, warn
         from ..train.sweep import parse_count
         from .core import validate
 
@@ -95,6 +95,6 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         for w in res.warnings:
-            stdout.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+            warn(w, stdout)
         stdout.print(res.verdict, highlight=False)
         stdout.print(f"results in {out}/ (validation.json, validation.png)", highlight=False)
