@@ -16,8 +16,12 @@ from ..errors import UserError
 
 #: Number of random draws (walkers x steps) prepared at once by :func:`run_walkers`.
 _BLOCK = 1 << 20
+#: Default number of tokens per independent segment of the walker-based samplers.
+SEGMENT_LENGTH = 1 << 13
 
 Progress = Callable[[int], None] | None
+Step = Callable[..., tuple[np.ndarray, np.ndarray]]
+Prepare = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -199,6 +203,56 @@ def readings_by_chain(
 def uniform_from_bits(bits: np.ndarray) -> np.ndarray:
     """Uniform doubles in [0, 1) from the top 53 of 64 random bits."""
     return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def uniform_draws(bits: np.ndarray) -> tuple[np.ndarray]:
+    """A ``prepare`` for :func:`run_walkers`: one uniform double per walker and step."""
+    return (uniform_from_bits(bits),)
+
+
+class SegmentSampler:
+    """Sampling as independent stationary segments, all walkers stepped at once.
+
+    A mixin for the chains that are sequential in time (Markov chains, graph
+    walks, k-gram models): ``num_tokens`` tokens are cut into segments of
+    ``segment_length`` (:func:`segment_layout`), one walker per segment, and
+    :func:`run_walkers` steps them together. A class provides
+    ``_walkers(n_seg, seg_len, rng) -> (state, head, step, prepare)``: the
+    walkers' first states, the ``(n_seg, h)`` tokens that open each segment
+    (already in the token dtype) and the step of :func:`run_walkers`;
+    ``_sampled(tokens, offsets)`` may add to the result.
+    """
+
+    def _walkers(
+        self, n_seg: int, seg_len: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, Step, Prepare]:
+        raise NotImplementedError
+
+    def _sampled(self, tokens: np.ndarray, offsets: np.ndarray) -> tuple[Any, ...]:
+        return tokens, offsets
+
+    def sample(
+        self,
+        num_tokens: int,
+        *,
+        seed: int | np.random.Generator | None = 0,
+        segment_length: int = SEGMENT_LENGTH,
+        progress: Progress = None,
+    ) -> tuple[Any, ...]:
+        """Draw ``num_tokens`` tokens as independent stationary segments.
+
+        Returns
+        -------
+        tokens : (num_tokens,) uint16/uint32 array
+        offsets : int64 start of each segment (segment b is one walker's path)
+        (and what the class adds, e.g. the k-gram models' restarts)
+        """
+        rng = as_rng(seed)
+        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
+        state, head, step, prepare = self._walkers(n_seg, seg_len, rng)
+        body = run_walkers(state, seg_len - head.shape[1], step, rng, head.dtype, progress, prepare)
+        tokens = np.concatenate([head, body], axis=1).ravel()[: int(num_tokens)]
+        return self._sampled(tokens, offsets)
 
 
 def npy_bytes(arr: np.ndarray) -> bytes:

@@ -31,22 +31,22 @@ import numpy as np
 
 from ..errors import UserError
 from ._common import (
+    SEGMENT_LENGTH,
+    Prepare,
     Progress,
-    as_rng,
+    SegmentSampler,
+    Step,
     check_int,
     entropy,
     nats_bits,
-    run_walkers,
-    segment_layout,
     token_dtype,
-    uniform_from_bits,
+    uniform_draws,
     write_synthetic,
 )
 
 __all__ = ["KGramModel", "generate_ladder", "parse_orders"]
 
 MAX_ORDER = 16
-SEGMENT_LENGTH = 1 << 13
 
 
 def _context_groups(tokens: np.ndarray, ctx: int, vocab: int) -> tuple[np.ndarray, int]:
@@ -77,13 +77,14 @@ def _context_groups(tokens: np.ndarray, ctx: int, vocab: int) -> tuple[np.ndarra
 
 
 @dataclass
-class KGramModel:
+class KGramModel(SegmentSampler):
     """The empirical k-gram model of a token stream (context of k - 1 tokens)."""
 
     tokens: np.ndarray
     order: int
     vocab_size: int
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
+    _restarts: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.tokens = np.asarray(self.tokens)
@@ -118,37 +119,23 @@ class KGramModel:
         }
         return self._built
 
-    def sample(
-        self,
-        num_tokens: int,
-        *,
-        seed: int | np.random.Generator | None = 0,
-        segment_length: int = SEGMENT_LENGTH,
-        progress: Progress = None,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Draw ``num_tokens`` tokens as independent segments of the k-gram chain.
-
-        Each segment starts at a random corpus position (so its first context is
-        drawn from the empirical context law). Returns tokens, segment offsets and
-        the number of restarts at dead-end contexts.
-        """
-        rng = as_rng(seed)
+    def _walkers(
+        self, n_seg: int, seg_len: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, Step, Prepare]:
+        """Walkers on corpus positions; each segment starts at a random position (so its
+        first context is drawn from the empirical context law), with no opening tokens."""
         tb = self._tables()
         gid, occ, count, start, succ = tb["gid"], tb["occ"], tb["count"], tb["start"], tb["succ"]
         toks = self.tokens
-        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
         init = succ[rng.integers(0, succ.size, size=n_seg)]
-        restarts = [0]
-
-        def prepare(bits: np.ndarray) -> tuple[np.ndarray]:
-            return (uniform_from_bits(bits),)
+        self._restarts = 0
 
         def step(pos: np.ndarray, u: np.ndarray):
             g = gid[pos]
             c = count[g]
             dead = c == 0
             if dead.any():  # a context with no successor: restart anywhere
-                restarts[0] += int(dead.sum())
+                self._restarts += int(dead.sum())
                 pos = pos.copy()
                 pos[dead] = succ[rng.integers(0, succ.size, size=int(dead.sum()))]
                 g = gid[pos]
@@ -156,10 +143,13 @@ class KGramModel:
             q = occ[start[g] + (u * c).astype(np.int64)]
             return toks[q + 1], q + 1
 
-        body = run_walkers(
-            init, seg_len, step, rng, token_dtype(self.vocab_size), progress, prepare
-        )
-        return body.ravel()[: int(num_tokens)], offsets, restarts[0]
+        head = np.empty((n_seg, 0), dtype=token_dtype(self.vocab_size))
+        return init, head, step, uniform_draws
+
+    def _sampled(self, tokens: np.ndarray, offsets: np.ndarray) -> tuple[Any, ...]:
+        """:meth:`sample` returns tokens, segment offsets and the number of restarts at
+        dead-end contexts."""
+        return tokens, offsets, self._restarts
 
     def entropy_rates(self, max_iter: int = 2000, tol: float = 1e-13) -> dict[str, float]:
         """Entropy rate of the k-gram chain (stationary law) and the plug-in H_{k-1}.

@@ -49,7 +49,11 @@ import numpy as np
 from ..errors import UserError
 from ._alias import alias_draw, alias_draws, alias_tables, packed_alias
 from ._common import (
+    SEGMENT_LENGTH,
+    Prepare,
     Progress,
+    SegmentSampler,
+    Step,
     as_rng,
     check_float,
     check_int,
@@ -57,8 +61,6 @@ from ._common import (
     entropy,
     nats_bits,
     npy_bytes,
-    run_walkers,
-    segment_layout,
     token_dtype,
     within_segment_fraction,
     write_synthetic,
@@ -78,12 +80,10 @@ __all__ = [
 
 #: Largest transition table (contexts x symbols) a chain may hold.
 MAX_TABLE = 1 << 25
-#: Default number of tokens per independent segment.
-SEGMENT_LENGTH = 1 << 13
 
 
 @dataclass
-class MarkovChain:
+class MarkovChain(SegmentSampler):
     """A stationary Markov chain of order ``order`` over ``V`` symbols.
 
     Attributes
@@ -293,27 +293,13 @@ class MarkovChain:
         """``count`` contexts drawn from the stationary distribution."""
         return draw_from_cdf(np.cumsum(self.stationary()), count, rng)
 
-    def sample(
-        self,
-        num_tokens: int,
-        *,
-        seed: int | np.random.Generator | None = 0,
-        segment_length: int = SEGMENT_LENGTH,
-        progress: Progress = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``num_tokens`` tokens as independent stationary segments.
-
-        Returns
-        -------
-        tokens : (num_tokens,) uint16/uint32 array
-        offsets : int64 start of each segment (segment b is one walker's path)
-        """
-        rng = as_rng(seed)
-        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
+    def _walkers(
+        self, n_seg: int, seg_len: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, Step, Prepare]:
+        """Walkers on contexts drawn from ``pi``; a segment opens with its context's k tokens."""
         k, v, r = self.order, self.vocab_size, self.num_contexts
         if seg_len < k:
             raise UserError(f"segments of {seg_len} tokens are shorter than the order {k}")
-        dt = token_dtype(v)
         ctx = self.initial_contexts(n_seg, rng)
         head = np.stack([(ctx // v ** (k - 1 - i)) % v for i in range(k)], axis=1)
         packed = self._table()
@@ -325,9 +311,7 @@ class MarkovChain:
             x = alias_draw(packed, state, col, key, v)
             return x, ((state * v + x) % r if k > 1 else x)
 
-        body = run_walkers(ctx, seg_len - k, step, rng, dt, progress, prepare)
-        tokens = np.concatenate([head.astype(dt), body], axis=1).ravel()[: int(num_tokens)]
-        return tokens, offsets
+        return ctx, head.astype(token_dtype(v)), step, prepare
 
     def truth(self, *, max_lag: int = 64, n_max: int = 16) -> dict[str, Any]:
         """Ground truth of the chain: entropies, token marginal and exact correlations.

@@ -36,17 +36,18 @@ import numpy as np
 from ..errors import UserError
 from ._alias import alias_draw, alias_draws, packed_alias
 from ._common import (
+    SEGMENT_LENGTH,
+    Prepare,
     Progress,
-    as_rng,
+    SegmentSampler,
+    Step,
     check_float,
     check_int,
     draw_from_cdf,
     entropy,
     nats_bits,
-    run_walkers,
-    segment_layout,
     token_dtype,
-    uniform_from_bits,
+    uniform_draws,
     write_synthetic,
 )
 from .markov import MAX_TABLE, MarkovChain
@@ -54,7 +55,6 @@ from .markov import MAX_TABLE, MarkovChain
 __all__ = ["GRAPHS", "GraphWalk", "generate_walk", "random_graph"]
 
 GRAPHS = ("er", "ba", "regular")
-SEGMENT_LENGTH = 1 << 13
 #: Graphs up to this many nodes also get exact correlation norms in truth.json.
 EXACT_MAX_NODES = 2048
 
@@ -93,7 +93,7 @@ def random_graph(
 
 
 @dataclass
-class GraphWalk:
+class GraphWalk(SegmentSampler):
     """A (degree-)biased random walk on an undirected graph.
 
     Attributes
@@ -174,18 +174,12 @@ class GraphWalk:
         p[rows, self.indices] = self.edge_probabilities()
         return p
 
-    def sample(
-        self,
-        num_tokens: int,
-        *,
-        seed: int | np.random.Generator | None = 0,
-        segment_length: int = SEGMENT_LENGTH,
-        progress: Progress = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Walk ``num_tokens`` steps as independent stationary segments (tokens, offsets)."""
-        rng = as_rng(seed)
-        n_seg, offsets, seg_len = segment_layout(num_tokens, segment_length)
+    def _walkers(
+        self, n_seg: int, seg_len: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, Step, Prepare]:
+        """Walkers from nodes drawn from ``pi``, each segment opening with its start node."""
         start = draw_from_cdf(np.cumsum(self.stationary()), n_seg, rng)
+        head = start.astype(token_dtype(self.num_nodes))[:, None]
         indptr, indices, deg = self.indptr, self.indices, self.degree
         if self.bias == 0.0:
 
@@ -193,7 +187,9 @@ class GraphWalk:
                 k = (u * deg[state]).astype(np.int64)
                 nxt = indices[indptr[state] + k]
                 return nxt, nxt
-        elif self.num_nodes * int(deg.max()) <= MAX_TABLE:
+
+            return start, head, step, uniform_draws
+        if self.num_nodes * int(deg.max()) <= MAX_TABLE:
             # alias tables over each node's neighbours, padded to the largest degree
             width = int(deg.max())
             rows = np.repeat(np.arange(self.num_nodes), deg)
@@ -206,39 +202,20 @@ class GraphWalk:
                 nxt = indices[indptr[state] + alias_draw(packed, state, col, key, width)]
                 return nxt, nxt
 
-            return self._walk(
-                start,
-                seg_len,
-                alias_step,
-                lambda bits: alias_draws(bits, width),
-                rng,
-                offsets,
-                num_tokens,
-                progress,
-            )
-        else:
-            # node i's cumulative weights, shifted by i: one global sorted array
-            rows = np.repeat(np.arange(self.num_nodes), deg)
-            cum = np.cumsum(self.edge_probabilities())
-            base = np.concatenate([[0.0], cum])[indptr[:-1]]
-            glob = rows + (cum - base[rows])
-            glob[indptr[1:][deg > 0] - 1] = np.flatnonzero(deg > 0) + 1.0
+            return start, head, alias_step, lambda bits: alias_draws(bits, width)
+        # node i's cumulative weights, shifted by i: one global sorted array
+        rows = np.repeat(np.arange(self.num_nodes), deg)
+        cum = np.cumsum(self.edge_probabilities())
+        base = np.concatenate([[0.0], cum])[indptr[:-1]]
+        glob = rows + (cum - base[rows])
+        glob[indptr[1:][deg > 0] - 1] = np.flatnonzero(deg > 0) + 1.0
 
-            def step(state: np.ndarray, u: np.ndarray):
-                e = np.searchsorted(glob, state + u, side="right")
-                nxt = indices[np.minimum(e, indptr[state + 1] - 1)]
-                return nxt, nxt
+        def cdf_step(state: np.ndarray, u: np.ndarray):
+            e = np.searchsorted(glob, state + u, side="right")
+            nxt = indices[np.minimum(e, indptr[state + 1] - 1)]
+            return nxt, nxt
 
-        def prepare(bits: np.ndarray) -> tuple[np.ndarray]:
-            return (uniform_from_bits(bits),)
-
-        return self._walk(start, seg_len, step, prepare, rng, offsets, num_tokens, progress)
-
-    def _walk(self, start, seg_len, step, prepare, rng, offsets, num_tokens, progress):
-        dt = token_dtype(self.num_nodes)
-        body = run_walkers(start, seg_len - 1, step, rng, dt, progress, prepare)
-        tokens = np.concatenate([start.astype(dt)[:, None], body], axis=1).ravel()
-        return tokens[: int(num_tokens)], offsets
+        return start, head, cdf_step, uniform_draws
 
     def truth(self, max_lag: int = 32) -> dict[str, Any]:
         pi = self.stationary()
