@@ -17,6 +17,7 @@ import scalinglab as sl
 from scalinglab.errors import UserError
 from scalinglab.synth.markov import random_chain
 from scalinglab.validation import compare, plan_grid, verdict
+from scalinglab.warns import has_code
 
 TINY = {"n_layer": 1, "n_embd": 16, "n_head": 2, "context": 16, "batch_size": 16}
 
@@ -98,7 +99,7 @@ def test_compare_disagreement_and_an_unconverged_last_point():
     assert not a["intervals_overlap"] and not a["agree"]
     assert a["z"] == pytest.approx(-0.3 / np.hypot(0.01, 0.02))
     # P_max is the largest converged point (8192); P <= 2048 holds only 2 points
-    assert blocks["extrapolation"] == {} and any("extrapolation" in w for w in warns)
+    assert blocks["extrapolation"] == {} and has_code(warns, "validate-no-extrapolation")
     more = [*P, 2.0**15]
     blocks, _ = compare(pred, _sweep(more, [*L, 9.0], conv=[True] * 5 + [False]), n_boot=50)
     assert blocks["extrapolation"]["P"] == 2**14  # the unconverged 2^15 is not P_max

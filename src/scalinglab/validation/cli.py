@@ -74,27 +74,9 @@ def register(app: typer.Typer) -> None:
             predict_options=opts,
         )
         stdout = console.__class__()
-        a_p, a_m = res.predicted["alpha_D"], res.measured["alpha_D"]
-
-        def fmt(a: dict) -> str:
-            if a.get("value") is None:
-                return "undefined"
-            ci = a.get("ci95") or [float("nan")] * 2
-            return (
-                f"{a['value']:.3f} ± {a['stderr'] or float('nan'):.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-            )
-
-        stdout.print(f"predicted alpha_D: {fmt(a_p)}", highlight=False)
-        stdout.print(f"measured alpha_D:  {fmt(a_m)} over P {a_m.get('window')}", highlight=False)
-        ex = res.extrapolation
-        if ex:
-            stdout.print(
-                f"extrapolation to P = {ex['P']:,}: measured-fit error "
-                f"{ex['measured_fit_error_percent']:+.1f}%, predicted-curve error "
-                f"{ex.get('predicted_curve_error_percent', float('nan')):+.1f}%",
-                highlight=False,
-            )
-        for w in res.warnings:
-            warn(w, stdout)
-        stdout.print(res.verdict, highlight=False)
+        for line in res.summary():
+            if line.startswith("warning: "):
+                warn(line[9:], stdout)
+            else:
+                stdout.print(line, highlight=False, markup=False)
         stdout.print(f"results in {out}/ (validation.json, validation.png)", highlight=False)

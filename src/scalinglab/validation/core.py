@@ -35,6 +35,7 @@ import numpy as np
 from .._io import atomic_path, read_json, write_json
 from .._progress import info
 from ..errors import UserError
+from ..warns import coded, labelled
 
 #: Default wall budget of a validation (seconds): 30 minutes.
 DEFAULT_BUDGET_S = 1800.0
@@ -71,6 +72,32 @@ class ValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def summary(self) -> list[str]:
+        """The plain-text summary ``scalinglab validate`` prints (warnings as ``warning: ...``)."""
+        a_p, a_m = self.predicted["alpha_D"], self.measured["alpha_D"]
+        lines = [
+            f"predicted alpha_D: {_fmt_alpha(a_p)}",
+            f"measured alpha_D:  {_fmt_alpha(a_m)} over P {a_m.get('window')}",
+        ]
+        ex = self.extrapolation
+        if ex:
+            lines.append(
+                f"extrapolation to P = {ex['P']:,}: measured-fit error "
+                f"{ex['measured_fit_error_percent']:+.1f}%, predicted-curve error "
+                f"{ex.get('predicted_curve_error_percent', float('nan')):+.1f}%"
+            )
+        lines += [f"warning: {w}" for w in self.warnings]
+        lines.append(self.verdict)
+        return lines
+
+
+def _fmt_alpha(a: dict[str, Any]) -> str:
+    if a.get("value") is None:
+        return "undefined"
+    ci = a.get("ci95") or [float("nan")] * 2
+    se = a.get("stderr")
+    return f"{a['value']:.3f} ± {float('nan') if se is None else se:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -215,8 +242,11 @@ def compare(
             extrap["predicted_curve_error_percent"] = 100.0 * levels["relative_error"][i_max]
     else:
         warnings.append(
-            "extrapolation check skipped: it needs 3 converged points at P <= P_max / 4, "
-            "P_max the largest converged point"
+            coded(
+                "validate-no-extrapolation",
+                "extrapolation check skipped: it needs 3 converged points at P <= P_max / 4, "
+                "P_max the largest converged point",
+            )
         )
     return {"agreement": agreement, "levels": levels, "extrapolation": extrap}, warnings
 
@@ -382,7 +412,7 @@ def validate(
         workers=workers,
         n_boot=n_boot,
     ).to_dict()
-    warnings = [f"sweep: {w}" for w in sw["warnings"]]
+    warnings = [labelled(w, "sweep", "sweep-warning") for w in sw["warnings"]]
     # the width check at the largest P: a model twice as wide must not do better
     width = None
     best_lr = sw["curve"]["lr"][-1]
@@ -412,11 +442,14 @@ def validate(
         }
         if limited:
             warnings.append(
-                f"the largest P = {grid['P'][-1]:,} is parameter-limited: a model twice as wide "
-                f"reached {l1:.4f} nats against {l0:.4f} +- {e0:.4f}"
+                coded(
+                    "validate-parameter-limited",
+                    f"the largest P = {grid['P'][-1]:,} is parameter-limited: a model twice as "
+                    f"wide reached {l1:.4f} nats against {l0:.4f} +- {e0:.4f}",
+                )
             )
     except UserError as e:
-        warnings.append(f"width check skipped: {e}")
+        warnings.append(coded("validate-no-width-check", f"width check skipped: {e}"))
 
     # 3. compare; the predicted curve calibrated at the sweep's smallest P
     corr_d = read_json(out_p / "predict" / "correlations.json")
@@ -445,7 +478,7 @@ def validate(
     )
     calibrated.save(out_p / "predict_calibrated")
     blocks, more = compare(calibrated.to_dict(), sw, n_boot=n_boot)
-    warnings += more + [f"predict: {w}" for w in calibrated.warnings]
+    warnings += more + [labelled(w, "predict", "predict-warning") for w in calibrated.warnings]
     n_conv = int(np.sum(sw["curve"].get("converged", [])))
     res = ValidationResult(
         corpus=pred.corpus,
