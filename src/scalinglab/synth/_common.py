@@ -3,6 +3,7 @@ walkers and writing a generated token array as a TokenCorpus with its truth."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -260,6 +261,26 @@ def npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.asarray(arr), allow_pickle=False)
     return buf.getvalue()
+
+
+def write_source(
+    out: str | os.PathLike[str],
+    source: Any,
+    tokens: np.ndarray,
+    *,
+    kind: str,
+    name: str,
+    seed: int | None,
+    truth: dict[str, Any],
+):
+    """Write one stream of a source given by a dataclass (vocabulary ``source.vocab_size``).
+
+    The source's fields and the stream length are the recorded parameters.
+    """
+    params = {**dataclasses.asdict(source), "num_tokens": int(np.asarray(tokens).size)}
+    return write_synthetic(
+        out, tokens, source.vocab_size, kind=kind, name=name, params=params, seed=seed, truth=truth
+    )
 
 
 def write_synthetic(

@@ -135,7 +135,7 @@ from ._common import (
     nats_bits,
     readings_by_chain,
     token_dtype,
-    write_synthetic,
+    write_source,
 )
 from ._exact import log_secant_slopes, longest_window, window_fit
 from ._facts_entropy import MAX_TERMS, binary_information, entropy_excess
@@ -547,20 +547,5 @@ def generate_facts(
     num_tokens = check_int("num_tokens", num_tokens)
     truth = src.truth(max_n=max_n, max_lag=max_lag)  # parameter errors before sampling
     tokens = src.sample(num_tokens, seed=seed, progress=progress)
-    params = {
-        "num_facts": src.num_facts,
-        "a": src.a,
-        "tau0": src.tau0,
-        "c": src.c,
-        "num_tokens": int(num_tokens),
-    }
-    return write_synthetic(
-        out,
-        tokens,
-        src.vocab_size,
-        kind="facts",
-        name=f"facts-K{src.num_facts}-a{src.a:g}-c{src.c:g}",
-        params=params,
-        seed=seed,
-        truth=truth,
-    )
+    name = f"facts-K{src.num_facts}-a{src.a:g}-c{src.c:g}"
+    return write_source(out, src, tokens, kind="facts", name=name, seed=seed, truth=truth)

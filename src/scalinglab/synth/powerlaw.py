@@ -37,7 +37,7 @@ from ._common import (
     entropy,
     readings_by_chain,
     token_dtype,
-    write_synthetic,
+    write_source,
 )
 from ._exact import true_runs
 
@@ -243,21 +243,6 @@ def generate_powerlaw(
     """Sample :class:`PowerLawSource` into a corpus directory with truth.json."""
     src = PowerLawSource(vocab_size, beta, tau_min, tau_max, modes_per_octave)
     tokens = src.sample(num_tokens, seed=seed, progress=progress)
-    params = {
-        "vocab_size": src.vocab_size,
-        "beta": src.beta,
-        "tau_min": src.tau_min,
-        "tau_max": src.tau_max,
-        "modes_per_octave": src.modes_per_octave,
-        "num_tokens": int(num_tokens),
-    }
-    return write_synthetic(
-        out,
-        tokens,
-        src.vocab_size,
-        kind="powerlaw",
-        name=f"powerlaw-V{src.vocab_size}-beta{src.beta:g}",
-        params=params,
-        seed=seed,
-        truth=src.truth(max_lag=max(10, int(num_tokens) // 10)),
-    )
+    truth = src.truth(max_lag=max(10, int(num_tokens) // 10))
+    name = f"powerlaw-V{src.vocab_size}-beta{src.beta:g}"
+    return write_source(out, src, tokens, kind="powerlaw", name=name, seed=seed, truth=truth)
