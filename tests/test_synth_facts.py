@@ -14,6 +14,7 @@ import scalinglab as sl
 from scalinglab.cli import main
 from scalinglab.errors import UserError
 from scalinglab.synth.facts import FactsSource, binary_information
+from scalinglab.warns import code_of, has_code
 
 
 def _h(p: np.ndarray) -> float:
@@ -133,6 +134,7 @@ def test_exponents_windows_and_truth():
     hn = np.array(tr["H_n"]["nats"])
     assert len(hn) == 301 and np.all(np.diff(hn) < 0) and hn[-1] > tr["H_inf"]["nats"]
     assert hn[256] - hn[300] > 1e-4  # still falling at n = 256
+    assert not has_code(tr["warnings"], "synth-facts-no-window")
     # the forgotten regime: gamma = (2a - 1 - c) / c
     assert FactsSource(16, a=3.0, tau0=1.0, c=2.0).exponents()["gamma"] == pytest.approx(1.5)
     assert FactsSource(8, a=0.2, c=1.0).exponents()["beta_frobenius"] is None
@@ -232,3 +234,12 @@ def test_cli_bad_options_exit_2_with_one_line(tmp_path, capsys, args):
     assert _run(["synth", "facts", *args, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_truth_warns_where_a_curve_has_no_power_law_window():
+    """gamma = (2a - 1 - m) / m is no power law at a = c = 1; a short max_lag leaves beta none."""
+    tr = FactsSource(8, a=1.0, tau0=2.0, c=1.0).truth(max_n=4, max_lag=64)
+    assert tr["exponents"]["gamma"] is None and tr["power_law_window"]["gamma"] is None
+    assert has_code(tr["warnings"], "synth-facts-no-window")
+    assert all(code_of(w) == "synth-facts-no-window" for w in tr["warnings"])
+    assert any("gamma" in w for w in tr["warnings"])

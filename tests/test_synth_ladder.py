@@ -11,6 +11,7 @@ import scalinglab as sl
 from scalinglab.errors import UserError
 from scalinglab.synth.ladder import KGramModel
 from scalinglab.synth.markov import random_chain
+from scalinglab.warns import has_code
 
 
 def _plugin_h(tokens, ctx, v):
@@ -81,6 +82,7 @@ def test_generate_ladder(tmp_path):
     rates = [r["entropy_rate"]["nats"] for r in summary["rungs"]]
     assert rates[0] >= rates[1] >= rates[2] - 1e-9
     assert rungs[2].meta["generator"]["params"]["order"] == 2
+    assert all(sl.synth.read_truth(c)["warnings"] == [] for c in rungs.values())
 
 
 def test_ladder_bad_order():
@@ -88,3 +90,10 @@ def test_ladder_bad_order():
         KGramModel(np.arange(5), 0, 5)
     with pytest.raises(UserError):
         KGramModel(np.arange(3), 4, 5)
+
+
+def test_generate_ladder_flags_restarts(tmp_path):
+    src = sl.corpus.TokenCorpus.from_array([0, 1, 2, 0, 1, 2, 0, 1, 3], vocab_size=4)
+    rungs = sl.synth.generate_ladder(tmp_path / "lad", src, orders="3", num_tokens=500)
+    truth = sl.synth.read_truth(rungs[3])
+    assert truth["restarts"] > 0 and has_code(truth["warnings"], "synth-ladder-restarts")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import scalinglab as sl
 from scalinglab.errors import UserError
 from scalinglab.synth.markov import MarkovChain, PowerLawSource, alias_tables, random_chain
+from scalinglab.warns import has_code
 
 
 def _enumerated_block_law(chain: MarkovChain, length: int) -> np.ndarray:
@@ -202,6 +203,7 @@ def test_generate_markov_writes_corpus_and_truth(tmp_path):
     assert truth["entropy_rate"]["nats"] == pytest.approx(chain.entropy_rate())
     frac = truth["correlations"]["within_segment_fraction"]
     assert frac[0] == pytest.approx((50_000 - 5) / (50_000 - 1))
+    assert truth["warnings"] == []
     assert list(corpus.doc_offsets) == [0, 10_000, 20_000, 30_000, 40_000]
     # same seed, same corpus
     again = sl.synth.generate_markov(
@@ -388,3 +390,23 @@ def test_powerlaw_corpus_agrees_with_its_truth_json(tmp_path):
 def test_powerlaw_range_limits(kwargs):
     with pytest.raises(UserError):
         PowerLawSource(**kwargs)
+
+
+def test_short_segments_are_flagged(tmp_path):
+    """Lags comparable to the segment length: the measured C(n) is diluted, a coded warning."""
+    sl.synth.generate_markov(
+        tmp_path / "mk", vocab_size=4, num_tokens=2000, segment_length=20, max_lag=16
+    )
+    truth = sl.synth.read_truth(tmp_path / "mk")
+    assert truth["correlations"]["within_segment_fraction"][-1] < 0.5
+    assert has_code(truth["warnings"], "synth-short-segments")
+    assert sl.synth.summarize(sl.corpus.load(tmp_path / "mk")).warnings == truth["warnings"]
+
+
+def test_powerlaw_window_beyond_the_stream_is_flagged(tmp_path):
+    sl.synth.generate_powerlaw(tmp_path / "a", vocab_size=4, tau_max=1e4, num_tokens=5000)
+    sl.synth.generate_powerlaw(tmp_path / "b", vocab_size=4, tau_max=20.0, num_tokens=5000)
+    short = sl.synth.read_truth(tmp_path / "a")
+    assert short["power_law_window"][1] > 500
+    assert has_code(short["warnings"], "synth-powerlaw-short-stream")
+    assert sl.synth.read_truth(tmp_path / "b")["warnings"] == []

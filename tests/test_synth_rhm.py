@@ -11,6 +11,7 @@ import pytest
 import scalinglab as sl
 from scalinglab.errors import UserError
 from scalinglab.synth.rhm import RandomHierarchyModel
+from scalinglab.warns import has_code
 
 
 def _brute_stream_c(model: RandomHierarchyModel, max_lag: int) -> np.ndarray:
@@ -175,6 +176,7 @@ def test_generate_rhm_disjoint_split(tmp_path):
     )
     truth = json.loads((tmp_path / "r" / "truth.json").read_text())
     assert truth["num_sequences"] == str(8 * 2**7) and truth["distinct_sampled"] == 400
+    assert not has_code(truth["warnings"], "synth-rhm-splits-overlap")
     assert corpus.vocab_size == 9 and corpus.eod_token == 8
     train = np.asarray(corpus.train).reshape(-1, 9)[:, :8]
     test = np.asarray(corpus.heldout).reshape(-1, 9)[:, :8]
@@ -184,3 +186,13 @@ def test_generate_rhm_disjoint_split(tmp_path):
     idx = np.load(tmp_path / "r" / "indices.npy")
     model = RandomHierarchyModel.random(8, 2, 2, 3, 8, seed=np.random.default_rng(2))
     np.testing.assert_array_equal(model.decode(idx[:5]), train[:5])
+
+
+def test_splits_sampled_with_replacement_may_overlap(tmp_path):
+    """Four distinct sequences and 30 draws with replacement: the held-out ones repeat training."""
+    sl.synth.generate_rhm(
+        tmp_path / "r", v=2, m=2, s=2, L=1, num_train=20, num_test=10, replace=True, seed=0
+    )
+    truth = sl.synth.read_truth(tmp_path / "r")
+    assert truth["num_sequences"] == "4"
+    assert has_code(truth["warnings"], "synth-rhm-splits-overlap")

@@ -73,7 +73,7 @@ def _print_summary(s: SynthSummary) -> None:
     """Print a short table: corpus size and the truth's headline numbers."""
     from rich.table import Table
 
-    from .._progress import console
+    from .._progress import console, warn
 
     t = Table(title=f"synth {s.kind} -> {s.path}", box=None)
     t.add_column("quantity")
@@ -85,6 +85,8 @@ def _print_summary(s: SynthSummary) -> None:
         t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
     t.add_row("seconds (sampling, truth, writing)", f"{s.seconds:.2f}")
     console.print(t)
+    for w in s.warnings:
+        warn(w)
     console.print(f"truth: {Path(s.path) / 'truth.json'}", highlight=False)
 
 
@@ -269,7 +271,7 @@ def ladder_cmd(
     """
     from rich.table import Table
 
-    from .._progress import console
+    from .._progress import console, warn
     from .ladder import parse_orders
 
     ks = parse_orders(orders)
@@ -278,13 +280,17 @@ def ladder_cmd(
         rungs = generate_ladder(out, corpus, orders=ks, num_tokens=tokens, seed=seed, progress=adv)
     t = Table(title=f"language ladder -> {out} ({time.perf_counter() - t0:.1f} s)", box=None)
     t.add_column("k", justify="right")
-    rows = {k: summarize(c).highlights for k, c in rungs.items()}
-    labels = list(next(iter(rows.values())))
-    for col in labels:
+    sums = {k: summarize(c) for k, c in rungs.items()}
+    for col in next(iter(sums.values())).highlights:
         t.add_column(col, justify="right")
-    for k, hl in rows.items():
-        t.add_row(str(k), *(f"{v:,}" if isinstance(v, int) else f"{v:.4f}" for v in hl.values()))
+    for k, s in sums.items():
+        t.add_row(
+            str(k), *(f"{v:,}" if isinstance(v, int) else f"{v:.4f}" for v in s.highlights.values())
+        )
     console.print(t)
+    for s in sums.values():
+        for w in s.warnings:
+            warn(w)
 
 
 @synth_app.command("lcg")

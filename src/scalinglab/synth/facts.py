@@ -125,6 +125,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..warns import coded
 from ._common import (
     Progress,
     as_rng,
@@ -507,6 +508,19 @@ class FactsSource:
                 "window_fit_operator": alpha(fits["gamma"], fits["beta_operator"]),
                 "window_fit_frobenius": alpha(fits["gamma"], fits["beta_frobenius"]),
             },
+            "warnings": [
+                coded(
+                    "synth-facts-no-window",
+                    f"no lag window where the exact local slope of {name} stays within "
+                    f"{WINDOW_TOLERANCE:.0%} of its asymptote up to lag {max_lag}: no window "
+                    "fit (raise --max-lag or the number of facts)"
+                    if ex[name] is not None
+                    else f"{name} has no asymptotic power law at these parameters "
+                    "(module docstring): no window fit",
+                )
+                for name in ("gamma", "beta_operator")
+                if loc["windows"][name] is None
+            ],
         }
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..warns import coded
 from ._common import (
     SEGMENT_LENGTH,
     Prepare,
@@ -258,7 +259,15 @@ def generate_ladder(
             num_tokens, seed=seed + k, segment_length=segment_length, progress=progress
         )
         truth = model.truth()
-        truth.update(restarts=restarts, source=src.describe())
+        truth.update(restarts=restarts, source=src.describe(), warnings=[])
+        if restarts:
+            truth["warnings"].append(
+                coded(
+                    "synth-ladder-restarts",
+                    f"the order-{k} walk reached a context with no successor {restarts} times "
+                    "and restarted from a random position (the entropy rate accounts for it)",
+                )
+            )
         params = {
             "order": k,
             "num_tokens": int(num_tokens),

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..warns import coded
 from ._alias import alias_draw, alias_draws, alias_tables, packed_alias
 from ._common import (
     SEGMENT_LENGTH,
@@ -411,15 +412,27 @@ def generate_markov(
         num_tokens, seed=rng, segment_length=segment_length, progress=progress
     )
     truth = chain.truth(max_lag=max_lag)
+    warnings: list[str] = []
     if "correlations" in truth:
-        truth["correlations"]["within_segment_fraction"] = within_segment_fraction(
-            np.asarray(truth["correlations"]["lags"]), tokens.size, offsets
-        ).tolist()
+        lags = np.asarray(truth["correlations"]["lags"])
+        within = within_segment_fraction(lags, tokens.size, offsets)
+        truth["correlations"]["within_segment_fraction"] = within.tolist()
+        if offsets.size > 1 and within[-1] < 0.5:
+            warnings.append(
+                coded(
+                    "synth-short-segments",
+                    f"segments of {int(segment_length)} tokens: at lag {int(lags[-1])} only "
+                    f"{within[-1]:.0%} of the pairs share a segment, so a correlation measured "
+                    "on the stream is the exact C(n) times within_segment_fraction; raise "
+                    "--segment-length",
+                )
+            )
     truth["segments"] = {
         "count": int(offsets.size),
         "length": int(segment_length),
         "note": "segments are independent stationary stretches of the chain",
     }
+    truth["warnings"] = warnings
     return write_synthetic(
         out,
         tokens,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..warns import coded
 from ._common import (
     Progress,
     as_rng,
@@ -244,5 +245,18 @@ def generate_powerlaw(
     src = PowerLawSource(vocab_size, beta, tau_min, tau_max, modes_per_octave)
     tokens = src.sample(num_tokens, seed=seed, progress=progress)
     truth = src.truth(max_lag=max(10, int(num_tokens) // 10))
+    hi = truth["power_law_window"][1]
+    truth["warnings"] = (
+        [
+            coded(
+                "synth-powerlaw-short-stream",
+                f"the exact power law holds up to lag {hi:,} but a stream of "
+                f"{int(num_tokens):,} tokens measures C(n) only to about a tenth of its "
+                "length: generate more tokens or lower --tau-max",
+            )
+        ]
+        if hi > int(num_tokens) // 10
+        else []
+    )
     name = f"powerlaw-V{src.vocab_size}-beta{src.beta:g}"
     return write_source(out, src, tokens, kind="powerlaw", name=name, seed=seed, truth=truth)

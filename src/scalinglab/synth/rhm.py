@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..warns import coded
 from ._common import as_rng, check_int, nats_bits, npy_bytes, write_synthetic
 
 __all__ = ["RandomHierarchyModel", "generate_rhm"]
@@ -472,7 +473,18 @@ def generate_rhm(
         num_test=n_test,
         replace=replace,
         distinct_sampled=int(np.unique(seqs, axis=0).shape[0]),
+        warnings=[],
     )
+    if replace and n_test:
+        shared = int(np.isin(idx[n_train:], idx[:n_train]).sum())
+        if shared:
+            truth["warnings"].append(
+                coded(
+                    "synth-rhm-splits-overlap",
+                    f"{shared} of the {n_test} held-out sequences also occur in training "
+                    "(sampled with replacement); --no-replace keeps the splits disjoint",
+                )
+            )
     side = {} if idx.dtype == object else {"indices.npy": npy_bytes(idx)}
     params = {
         "v": v,

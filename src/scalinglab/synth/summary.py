@@ -145,7 +145,7 @@ def highlights(truth: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class SynthSummary:
-    """Size of a generated corpus and the headline numbers of its truth."""
+    """Size of a generated corpus, the headline numbers of its truth and its coded warnings."""
 
     kind: str
     path: str
@@ -154,6 +154,7 @@ class SynthSummary:
     documents: int
     highlights: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,4 +171,5 @@ def summarize(corpus: Any, seconds: float | None = None) -> SynthSummary:
         documents=int(corpus.num_documents),
         highlights=highlights(truth),
         seconds=seconds,
+        warnings=list(truth.get("warnings", [])),
     )
