@@ -53,13 +53,11 @@ import numpy as np
 
 from ..errors import UserError
 from ..warns import coded
+from . import _rhm_exact as _exact
 from ._common import as_rng, check_int, nats_bits, npy_bytes, write_synthetic
+from ._rhm_exact import EXACT_MAX_LEN, EXACT_MAX_V
 
 __all__ = ["RandomHierarchyModel", "generate_rhm"]
-
-#: Largest vocabulary and sequence length for which exact correlations are computed.
-EXACT_MAX_V = 128
-EXACT_MAX_LEN = 1 << 16
 
 
 @dataclass
@@ -268,116 +266,26 @@ class RandomHierarchyModel:
         idx = np.array(self.index_of(roots, digits), dtype=object)
         return self.expand(roots, digits), idx
 
-    # -- exact statistics --------------------------------------------------------------
-    def _child_laws(self, h: int) -> np.ndarray:
-        """``M_h^(p)[a, b] = P(child p = b | parent a)`` at height h: (s, parents, v)."""
-        r = self.rules[h - 1]
-        parents = r.shape[0]
-        out = np.empty((self.s, parents, self.v))
-        base = np.arange(parents)[:, None] * self.v
-        for p in range(self.s):
-            cnt = np.bincount((base + r[:, :, p]).ravel(), minlength=parents * self.v)
-            out[p] = cnt.reshape(parents, self.v) / self.m
-        return out
-
-    def _pair_law(self, h: int, p: int, q: int) -> np.ndarray:
-        """``J_h^(p,q)[a, y, z] = P(child p = y, child q = z | parent a)``."""
-        r = self.rules[h - 1]
-        parents, v = r.shape[0], self.v
-        code = (np.arange(parents)[:, None] * v + r[:, :, p]) * v + r[:, :, q]
-        cnt = np.bincount(code.ravel(), minlength=parents * v * v)
-        return cnt.reshape(parents, v, v) / self.m
-
+    # -- exact statistics (scalinglab.synth._rhm_exact) --------------------------------
     def leaf_marginals(self) -> np.ndarray:
         """Law of the token at each position of a sequence: (s^L, v)."""
-        d = np.ones((1, 1, 1)) * np.eye(self.v)[None]
-        for h in range(1, self.L + 1):
-            m_h = self._child_laws(h)
-            if h < self.L:
-                d = np.concatenate([m_h[p] @ d for p in range(self.s)])
-        u = np.full(self.n_c, 1.0 / self.n_c)
-        m_top = self._child_laws(self.L)
-        return np.concatenate([np.einsum("x,xy,oyb->ob", u, m_top[p], d) for p in range(self.s)])
-
-    def _within(self) -> tuple[np.ndarray, np.ndarray]:
-        """Summed same-sequence covariances by lag, and the positional marginals.
-
-        ``within[n] = sum_i [P(x_i, x_{i+n}) - p_i p_{i+n}^T]`` over the ``s^L - n``
-        pairs of positions n apart in one sequence: (s^L, v, v).
-        """
-        v, s, big_l = self.v, self.s, self.L
-        if v > EXACT_MAX_V or self.seq_len > EXACT_MAX_LEN:
-            raise UserError(
-                f"exact correlations need v <= {EXACT_MAX_V} and s^L <= {EXACT_MAX_LEN}"
-            )
-        seq = self.seq_len
-        joint = np.zeros((seq, v, v))  # sum over same-sequence pairs at lag n of P(x_i, x_j)
-        w = np.full(self.n_c, 1.0 / self.n_c)  # summed law of the nodes at height h
-        laws = [self._child_laws(h) for h in range(1, big_l + 1)]
-        downs = [np.eye(v)[None]]  # D_h[o]: leaf laws under a node at height h, h < L
-        for h in range(1, big_l):
-            downs.append(np.concatenate([laws[h - 1][p] @ downs[-1] for p in range(s)]))
-        for h in range(big_l, 0, -1):
-            d = downs[h - 1]
-            t = d.shape[0]
-            f = 2 * t
-            fa = np.conj(np.fft.rfft(d, n=f, axis=0)).transpose(0, 2, 1)  # [k, a, y]
-            shift = np.concatenate([np.arange(0, t), np.arange(-t, 0)])
-            for p in range(s):
-                for q in range(p + 1, s):
-                    k = np.einsum("x,xyz->yz", w, self._pair_law(h, p, q))
-                    fe = np.fft.rfft(np.einsum("yz,ozb->oyb", k, d), n=f, axis=0)
-                    g = np.fft.irfft(fa @ fe, n=f, axis=0)  # g[d] = sum_o D[o]^T K D[o+d]
-                    lag = (q - p) * t + shift
-                    ok = (lag >= 1) & (lag < seq)
-                    np.add.at(joint, lag[ok], g[ok])
-            w = w @ laws[h - 1].sum(axis=0)
-        marg = np.concatenate(
-            [
-                np.einsum("x,xy,oyb->ob", np.full(self.n_c, 1.0 / self.n_c), laws[-1][p], downs[-1])
-                for p in range(s)
-            ]
-        )
-        fm = np.fft.rfft(marg, n=2 * seq, axis=0)
-        prod = np.fft.irfft(np.conj(fm)[:, :, None] * fm[:, None, :], n=2 * seq, axis=0)[:seq]
-        return joint - prod, marg
+        return _exact.leaf_marginals(self)
 
     def sequence_correlations(self, max_lag: int | None = None) -> np.ndarray:
         """Exact position-averaged covariance inside one sequence, lags 1..max_lag.
 
         ``C_seq(n) = (1/(s^L - n)) sum_i [P(x_i, x_{i+n}) - p_i p_{i+n}^T]`` with the
-        law ``p_i`` of each position (the correlation studied for the RHM in the
-        literature); (max_lag, v, v), ``max_lag < s^L``.
+        law ``p_i`` of each position; (max_lag, v, v), ``max_lag < s^L``.
         """
-        seq = self.seq_len
-        max_lag = seq - 1 if max_lag is None else check_int("max_lag", max_lag, maximum=seq - 1)
-        within, _ = self._within()
-        lags = np.arange(1, max_lag + 1)
-        return within[lags] / (seq - lags)[:, None, None]
+        return _exact.sequence_correlations(self, max_lag)
 
     def stream_correlations(self, max_lag: int | None = None) -> np.ndarray:
         """Exact ``C(n)`` of the separator-delimited stream for ``n = 1..max_lag``.
 
-        Returns an array (max_lag, v+1, v+1); index v is the separator. The
-        default ``max_lag`` is one period, ``s^L + 1``. Besides the covariances
-        inside a sequence, it holds the part due to positions having different
-        laws, which does not decay with n (it vanishes with balanced rules).
+        Returns (max_lag, v+1, v+1), index v being the separator; the default
+        ``max_lag`` is one period, ``s^L + 1``.
         """
-        v = self.v
-        within, marg = self._within()
-        seq, period = self.seq_len, self.seq_len + 1
-        max_lag = period if max_lag is None else check_int("max_lag", max_lag)
-        mp = np.zeros((period, v + 1))
-        mp[:seq, :v] = marg
-        mp[seq, v] = 1.0
-        pbar = mp.mean(axis=0)
-        fp = np.fft.fft(mp, axis=0)
-        cyc = np.fft.ifft(np.conj(fp)[:, :, None] * fp[:, None, :], axis=0).real / period
-        lags = np.arange(1, max_lag + 1)
-        out = cyc[lags % period] - np.outer(pbar, pbar)[None]
-        inside = lags < seq
-        out[inside, :v, :v] += within[lags[inside]] / period
-        return out
+        return _exact.stream_correlations(self, max_lag)
 
     def truth(self, max_lag: int | None = None) -> dict[str, Any]:
         """Ground truth: counts, entropy rate, beta and (when feasible) exact correlations.
