@@ -20,6 +20,9 @@ __all__ = [
     "log_secant_slopes",
     "longest_window",
     "operator_norms",
+    "power_law_windows",
+    "secant_grid",
+    "secant_points",
     "sparse_stationary",
     "true_runs",
     "window_fit",
@@ -136,3 +139,37 @@ def window_fit(grid: np.ndarray, logf: LogCurve, window: tuple[int, int] | None)
     if not np.all(np.isfinite(y)):
         return None
     return float(-np.polyfit(np.log(sel), y, 1)[0])
+
+
+def secant_grid(max_lag: int, per_octave: int) -> np.ndarray:
+    """Log-spaced integer lags (``per_octave`` per octave) from 2 to ``max_lag / sqrt 2``."""
+    hi = max(2.0, max_lag / math.sqrt(2))
+    pts = max(2, int(math.log2(hi / 2) * per_octave) + 1)
+    return np.unique(np.round(np.geomspace(2, hi, pts)).astype(np.int64))
+
+
+def secant_points(grid: np.ndarray) -> np.ndarray:
+    """Every lag the secant slopes over ``grid`` use: the grid and the ends of its secants."""
+    ends = [grid, np.maximum(1, np.floor(grid / math.sqrt(2))), np.ceil(grid * math.sqrt(2))]
+    return np.unique(np.concatenate(ends).astype(np.int64))
+
+
+def power_law_windows(
+    grid: np.ndarray, curves: dict[str, tuple[LogCurve, float | None]], tol: float
+) -> dict[str, dict[str, Any]]:
+    """Local slopes, power-law windows and window fits of named curves ``ln f(n)``.
+
+    ``curves`` maps a name to ``(ln f, asymptotic exponent or None)``. Returns
+    ``{"slopes": {name: (G,) array}, "windows": {name: (lo, hi) or None},
+    "fits": {name: float or None}}``: the secant slopes on ``grid``
+    (:func:`log_secant_slopes`), the longest run within ``tol`` of the exponent
+    (:func:`longest_window`) and the least-squares slope over it (:func:`window_fit`).
+    """
+    out: dict[str, dict[str, Any]] = {"slopes": {}, "windows": {}, "fits": {}}
+    for name, (logf, target) in curves.items():
+        s = log_secant_slopes(logf, grid)
+        win = longest_window(grid, s, target, tol)
+        out["slopes"][name] = s
+        out["windows"][name] = win
+        out["fits"][name] = window_fit(grid, logf, win)
+    return out

@@ -125,7 +125,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..warns import coded
 from ._common import (
     Progress,
     as_rng,
@@ -133,27 +132,29 @@ from ._common import (
     check_int,
     draw_from_cdf,
     entropy,
-    nats_bits,
     readings_by_chain,
     token_dtype,
     write_source,
 )
-from ._exact import log_secant_slopes, longest_window, window_fit
-from ._facts_entropy import MAX_TERMS, binary_information, entropy_excess
+from ._exact import power_law_windows, secant_grid, secant_points
+from ._facts_exact import (
+    MAX_LAG,
+    MAX_N,
+    MAX_TERMS,
+    SLOPES_PER_OCTAVE,
+    WINDOW_TOLERANCE,
+    alpha_d,
+    binary_information,
+    entropy_excess,
+    facts_truth,
+)
 
-__all__ = ["MAX_TERMS", "FactsSource", "binary_information", "generate_facts"]
+__all__ = ["MAX_TERMS", "FactsSource", "alpha_d", "binary_information", "generate_facts"]
 
 #: Most facts (the vocabulary is twice as large).
 MAX_FACTS = 4096
 #: Longest timescale tau_K (tokens).
 MAX_TAU = 1e12
-#: Longest H_n list and largest lag of the truth.
-MAX_N = 1 << 20
-MAX_LAG = 1 << 40
-#: Relative tolerance of the power-law windows.
-WINDOW_TOLERANCE = 0.1
-#: Grid lags per octave for the local slopes.
-SLOPES_PER_OCTAVE = 8
 _LN2 = math.log(2.0)
 
 
@@ -300,16 +301,12 @@ class FactsSource:
         beta_f = (4 * a - 1) / (2 * c) if c > 0 and 4 * a > 1 else None
         m = min(a, c)
         gamma = (2 * a - 1 - m) / m if m > 0 and 2 * a - 1 - m > 0 else None
-
-        def alpha(beta: float | None) -> float | None:
-            return gamma / (2 * beta) if gamma is not None and beta else None
-
         return {
             "beta_operator": beta_op,
             "beta_frobenius": beta_f,
             "gamma": gamma,
-            "alpha_D_operator": alpha(beta_op),
-            "alpha_D_frobenius": alpha(beta_f),
+            "alpha_D_operator": alpha_d(gamma, beta_op),
+            "alpha_D_frobenius": alpha_d(gamma, beta_f),
             "regime": "remembered (c >= a)" if c >= a else "forgotten (c < a)",
             "formulas": {
                 "beta_operator": "2 a / c",
@@ -322,15 +319,11 @@ class FactsSource:
 
     def slope_grid(self, max_lag: int) -> np.ndarray:
         """Log-spaced integer lags (8 per octave) from 2 to ``max_lag / sqrt 2``."""
-        hi = max(2.0, max_lag / math.sqrt(2))
-        pts = max(2, int(math.log2(hi / 2) * SLOPES_PER_OCTAVE) + 1)
-        return np.unique(np.round(np.geomspace(2, hi, pts)).astype(np.int64))
+        return secant_grid(max_lag, SLOPES_PER_OCTAVE)
 
     def slope_points(self, max_lag: int) -> np.ndarray:
         """Every lag the local slopes use: the grid and the ends of its secants."""
-        grid = self.slope_grid(max_lag)
-        ends = [grid, np.maximum(1, np.floor(grid / math.sqrt(2))), np.ceil(grid * math.sqrt(2))]
-        return np.unique(np.concatenate(ends).astype(np.int64))
+        return secant_points(self.slope_grid(max_lag))
 
     def local_slopes(
         self, max_lag: int = 1 << 17, excess: dict[int, float] | None = None
@@ -363,13 +356,7 @@ class FactsSource:
             "beta_operator": (self.log_operator_norm, ex["beta_operator"]),
             "beta_frobenius": (self.log_frobenius, ex["beta_frobenius"]),
         }
-        slopes, windows, fits = {}, {}, {}
-        for name, (logf, target) in curves.items():
-            s = log_secant_slopes(logf, grid)
-            slopes[name] = s
-            windows[name] = longest_window(grid, s, target, WINDOW_TOLERANCE)
-            fits[name] = window_fit(grid, logf, windows[name])
-        return {"n": grid, "slopes": slopes, "windows": windows, "fits": fits}
+        return {"n": grid, **power_law_windows(grid, curves, WINDOW_TOLERANCE)}
 
     # -- sampling --------------------------------------------------------------------
     def sample(
@@ -437,91 +424,7 @@ class FactsSource:
             Norms at every lag 1..256 and log-spaced lags up to ``max_lag``; the
             local slopes and windows are searched up to it too.
         """
-        max_n = check_int("max_n", max_n, minimum=1, maximum=MAX_N)
-        max_lag = check_int("max_lag", max_lag, minimum=4, maximum=MAX_LAG)
-        ns = np.unique(np.concatenate([np.arange(max_n + 1), self.slope_points(max_lag)]))
-        excess = dict(zip(ns.tolist(), self.entropy_excess(ns).tolist(), strict=True))
-        h_inf = self.index_entropy() + _LN2 - excess[0]
-        hn = h_inf + np.array([excess[n] for n in range(max_n + 1)])
-        lags = np.unique(
-            np.concatenate(
-                [
-                    np.arange(1, min(256, max_lag) + 1),
-                    np.round(np.geomspace(1, max_lag, 200)).astype(np.int64),
-                ]
-            )
-        )
-        ex = self.exponents()
-        loc = self.local_slopes(max_lag, excess)
-        fits = loc["fits"]
-
-        def alpha(gamma: float | None, beta: float | None) -> float | None:
-            return gamma / (2 * beta) if gamma is not None and beta else None
-
-        rule = (
-            "local slope = secant -d ln f / d ln n over floor(n/sqrt2)..ceil(n sqrt2); window = "
-            f"longest run of grid lags where it is within {WINDOW_TOLERANCE:.0%} of the "
-            "asymptotic exponent; window fit = least-squares slope of ln f on ln n over the "
-            "grid lags inside the window; f = H_n - H_inf (gamma), ||C(n)||_op, ||C(n)||_F"
-        )
-        return {
-            "kind": "facts",
-            "vocab_size": self.vocab_size,
-            "num_facts": self.num_facts,
-            "a": self.a,
-            "tau0": self.tau0,
-            "c": self.c,
-            "token": "x = 2 (k - 1) + z_k(t), k = 1..K drawn iid with P(k) = p_k",
-            "probs": self.probs.tolist(),
-            "taus": self.taus.tolist(),
-            "lambdas": self.lambdas.tolist(),
-            "flip_probs": self.flip_probs.tolist(),
-            "unigram": self.token_marginal().tolist(),
-            "H_index": nats_bits(self.index_entropy()),
-            "H_n": {
-                "n": list(range(max_n + 1)),
-                "nats": hn.tolist(),
-                "note": "exact; H_0 = H(p) + ln 2",
-            },
-            "H_inf": nats_bits(h_inf),
-            "entropy_excess": {
-                "n": loc["n"].tolist(),
-                "nats": [excess[int(n)] for n in loc["n"]],
-                "formula": "H_n - H_inf = sum_k p_k^2 sum_{d>n} (1-p_k)^(d-1) "
-                "[ln 2 - h2((1 + lambda_k^d)/2)]",
-            },
-            "correlations": {
-                **self.norms(lags),
-                "formula": "C(n) block diagonal, block k = p_k^2 lambda_k^n / 4 [[1,-1],[-1,1]]; "
-                "||C||_op = max_k p_k^2 lambda_k^n / 2, "
-                "||C||_F = sqrt(sum_k p_k^4 lambda_k^(2n)) / 2",
-            },
-            "exponents": ex,
-            "power_law_window": {k: (list(v) if v else None) for k, v in loc["windows"].items()},
-            "window_rule": rule,
-            "window_fit": fits,
-            "local_slopes": {"n": loc["n"].tolist(), **{k: v for k, v in loc["slopes"].items()}},
-            "alpha_D": {
-                "formula": "alpha_D = gamma / (2 beta)",
-                "asymptotic_operator": ex["alpha_D_operator"],
-                "asymptotic_frobenius": ex["alpha_D_frobenius"],
-                "window_fit_operator": alpha(fits["gamma"], fits["beta_operator"]),
-                "window_fit_frobenius": alpha(fits["gamma"], fits["beta_frobenius"]),
-            },
-            "warnings": [
-                coded(
-                    "synth-facts-no-window",
-                    f"no lag window where the exact local slope of {name} stays within "
-                    f"{WINDOW_TOLERANCE:.0%} of its asymptote up to lag {max_lag}: no window "
-                    "fit (raise --max-lag or the number of facts)"
-                    if ex[name] is not None
-                    else f"{name} has no asymptotic power law at these parameters "
-                    "(module docstring): no window fit",
-                )
-                for name in ("gamma", "beta_operator")
-                if loc["windows"][name] is None
-            ],
-        }
+        return facts_truth(self, max_n, max_lag)
 
 
 def generate_facts(

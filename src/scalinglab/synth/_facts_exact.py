@@ -1,4 +1,4 @@
-"""Exact conditional entropies of the flipping-facts source (no sampling here).
+"""Exact statistics of the flipping-facts source: entropies and truth (no sampling here).
 
 With the index law ``p_k`` and the bit correlation ``lambda_k^d = exp(-d / tau_k)``
 of fact k after d steps, a sighting at distance d carries
@@ -9,18 +9,32 @@ and (derivation in :mod:`scalinglab.synth.facts`)
 
 The tail is summed directly up to a distance ``D_k`` (:func:`direct_length`)
 and beyond it in closed form from the series of g (:func:`series_tail`).
+:func:`facts_truth` assembles ``truth.json``: these entropies, the exact
+correlation norms, the exponents, their power-law windows and alpha_D.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UserError
+from ..warns import coded
+from ._common import check_int, nats_bits
+
+if TYPE_CHECKING:
+    from .facts import FactsSource
 
 __all__ = [
+    "MAX_LAG",
+    "MAX_N",
     "MAX_TERMS",
+    "SLOPES_PER_OCTAVE",
+    "WINDOW_TOLERANCE",
+    "alpha_d",
+    "facts_truth",
     "binary_information",
     "direct_length",
     "entropy_excess",
@@ -31,6 +45,13 @@ __all__ = [
 
 #: Most terms of the direct entropy sums over all facts together.
 MAX_TERMS = 1 << 26
+#: Longest H_n list and largest lag of the truth.
+MAX_N = 1 << 20
+MAX_LAG = 1 << 40
+#: Relative tolerance of the power-law windows.
+WINDOW_TOLERANCE = 0.1
+#: Grid lags per octave for the local slopes.
+SLOPES_PER_OCTAVE = 8
 _LN2 = math.log(2.0)
 #: Terms of the series g(x) = sum_j x^(2j) / (2j (2j - 1)) (x <= 1/2: error < 4^-60).
 _SERIES_TERMS = 60
@@ -139,3 +160,103 @@ def entropy_excess(probs: np.ndarray, taus: np.ndarray, ns: np.ndarray) -> np.nd
             part[~inside] = series_tail(ns[~inside], p, tau)
         out += p * p * part
     return out
+
+
+def alpha_d(gamma: float | None, beta: float | None) -> float | None:
+    """The data exponent ``alpha_D = gamma / (2 beta)`` (REFERENCE 1.4); None without both."""
+    return gamma / (2 * beta) if gamma is not None and beta else None
+
+
+def facts_truth(src: FactsSource, max_n: int, max_lag: int) -> dict[str, Any]:
+    """Ground truth: H_n, H_inf, exact norms, exponents, windows and alpha_D.
+
+    Parameters
+    ----------
+    max_n : int
+        ``H_n`` is listed for every ``n = 0..max_n``.
+    max_lag : int
+        Norms at every lag 1..256 and log-spaced lags up to ``max_lag``; the
+        local slopes and windows are searched up to it too.
+    """
+    max_n = check_int("max_n", max_n, minimum=1, maximum=MAX_N)
+    max_lag = check_int("max_lag", max_lag, minimum=4, maximum=MAX_LAG)
+    ns = np.unique(np.concatenate([np.arange(max_n + 1), src.slope_points(max_lag)]))
+    excess = dict(zip(ns.tolist(), src.entropy_excess(ns).tolist(), strict=True))
+    h_inf = src.index_entropy() + _LN2 - excess[0]
+    hn = h_inf + np.array([excess[n] for n in range(max_n + 1)])
+    lags = np.unique(
+        np.concatenate(
+            [
+                np.arange(1, min(256, max_lag) + 1),
+                np.round(np.geomspace(1, max_lag, 200)).astype(np.int64),
+            ]
+        )
+    )
+    ex = src.exponents()
+    loc = src.local_slopes(max_lag, excess)
+    fits = loc["fits"]
+
+    rule = (
+        "local slope = secant -d ln f / d ln n over floor(n/sqrt2)..ceil(n sqrt2); window = "
+        f"longest run of grid lags where it is within {WINDOW_TOLERANCE:.0%} of the "
+        "asymptotic exponent; window fit = least-squares slope of ln f on ln n over the "
+        "grid lags inside the window; f = H_n - H_inf (gamma), ||C(n)||_op, ||C(n)||_F"
+    )
+    return {
+        "kind": "facts",
+        "vocab_size": src.vocab_size,
+        "num_facts": src.num_facts,
+        "a": src.a,
+        "tau0": src.tau0,
+        "c": src.c,
+        "token": "x = 2 (k - 1) + z_k(t), k = 1..K drawn iid with P(k) = p_k",
+        "probs": src.probs.tolist(),
+        "taus": src.taus.tolist(),
+        "lambdas": src.lambdas.tolist(),
+        "flip_probs": src.flip_probs.tolist(),
+        "unigram": src.token_marginal().tolist(),
+        "H_index": nats_bits(src.index_entropy()),
+        "H_n": {
+            "n": list(range(max_n + 1)),
+            "nats": hn.tolist(),
+            "note": "exact; H_0 = H(p) + ln 2",
+        },
+        "H_inf": nats_bits(h_inf),
+        "entropy_excess": {
+            "n": loc["n"].tolist(),
+            "nats": [excess[int(n)] for n in loc["n"]],
+            "formula": "H_n - H_inf = sum_k p_k^2 sum_{d>n} (1-p_k)^(d-1) "
+            "[ln 2 - h2((1 + lambda_k^d)/2)]",
+        },
+        "correlations": {
+            **src.norms(lags),
+            "formula": "C(n) block diagonal, block k = p_k^2 lambda_k^n / 4 [[1,-1],[-1,1]]; "
+            "||C||_op = max_k p_k^2 lambda_k^n / 2, "
+            "||C||_F = sqrt(sum_k p_k^4 lambda_k^(2n)) / 2",
+        },
+        "exponents": ex,
+        "power_law_window": {k: (list(v) if v else None) for k, v in loc["windows"].items()},
+        "window_rule": rule,
+        "window_fit": fits,
+        "local_slopes": {"n": loc["n"].tolist(), **{k: v for k, v in loc["slopes"].items()}},
+        "alpha_D": {
+            "formula": "alpha_D = gamma / (2 beta)",
+            "asymptotic_operator": ex["alpha_D_operator"],
+            "asymptotic_frobenius": ex["alpha_D_frobenius"],
+            "window_fit_operator": alpha_d(fits["gamma"], fits["beta_operator"]),
+            "window_fit_frobenius": alpha_d(fits["gamma"], fits["beta_frobenius"]),
+        },
+        "warnings": [
+            coded(
+                "synth-facts-no-window",
+                f"no lag window where the exact local slope of {name} stays within "
+                f"{WINDOW_TOLERANCE:.0%} of its asymptote up to lag {max_lag}: no window "
+                "fit (raise --max-lag or the number of facts)"
+                if ex[name] is not None
+                else f"{name} has no asymptotic power law at these parameters "
+                "(module docstring): no window fit",
+            )
+            for name in ("gamma", "beta_operator")
+            if loc["windows"][name] is None
+        ],
+    }
