@@ -7,7 +7,7 @@ import dataclasses
 import io
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -169,15 +169,14 @@ def draw_from_cdf(cdf: np.ndarray, count: int, rng: np.random.Generator) -> np.n
     return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1)
 
 
-def readings_by_chain(
+def _readings_by_chain(
     chain: np.ndarray, t0: int, last_t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Group a chunk of readings of independent chains by chain, in time order.
 
     ``chain[i]`` is the chain read at time ``t0 + i``; ``last_t[k]`` the time chain
     k was last read before the chunk (-1: never), updated in place to its last
-    reading in the chunk. The samplers of the power-law source and of the
-    flipping facts evolve each chain only between its readings, from the gap.
+    reading in the chunk.
 
     Returns
     -------
@@ -199,6 +198,29 @@ def readings_by_chain(
     ends = np.flatnonzero(np.append(first[1:], True))
     last_t[ks[ends]] = ts[ends]
     return ts, ks, first, gap, ends
+
+
+def chain_readings(
+    num_tokens: int, chunk: int, cdf: np.ndarray, rng: np.random.Generator, progress: Progress
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The readings of a stream that reads, at each step, one of K independent chains.
+
+    The chain read at each time is drawn iid with the cumulative weights ``cdf``,
+    ``chunk`` times at once; for each chunk this yields the readings grouped by
+    chain, ``(times, chains, first, gap, ends)`` as described in
+    :func:`_readings_by_chain`, and calls ``progress`` with the chunk's size once
+    the caller has handled it. The samplers of the power-law source and of the
+    flipping facts evolve each chain only between its readings, from the gap.
+    """
+    k = cdf.size
+    dtype = np.int16 if k < 32768 else np.int32
+    last_t = np.full(k, -1, dtype=np.int64)  # -1: never read yet
+    for t0 in range(0, num_tokens, chunk):
+        m = min(chunk, num_tokens - t0)
+        chain = draw_from_cdf(cdf, m, rng).astype(dtype)
+        yield _readings_by_chain(chain, t0, last_t)
+        if progress is not None:
+            progress(m)
 
 
 def uniform_from_bits(bits: np.ndarray) -> np.ndarray:

@@ -168,16 +168,7 @@ def alpha_d(gamma: float | None, beta: float | None) -> float | None:
 
 
 def facts_truth(src: FactsSource, max_n: int, max_lag: int) -> dict[str, Any]:
-    """Ground truth: H_n, H_inf, exact norms, exponents, windows and alpha_D.
-
-    Parameters
-    ----------
-    max_n : int
-        ``H_n`` is listed for every ``n = 0..max_n``.
-    max_lag : int
-        Norms at every lag 1..256 and log-spaced lags up to ``max_lag``; the
-        local slopes and windows are searched up to it too.
-    """
+    """The ``truth.json`` of a facts source (see :meth:`FactsSource.truth`)."""
     max_n = check_int("max_n", max_n, minimum=1, maximum=MAX_N)
     max_lag = check_int("max_lag", max_lag, minimum=4, maximum=MAX_LAG)
     ns = np.unique(np.concatenate([np.arange(max_n + 1), src.slope_points(max_lag)]))

@@ -128,11 +128,10 @@ from ..errors import UserError
 from ._common import (
     Progress,
     as_rng,
+    chain_readings,
     check_float,
     check_int,
-    draw_from_cdf,
     entropy,
-    readings_by_chain,
     token_dtype,
     write_source,
 )
@@ -388,28 +387,21 @@ class FactsSource:
         n = check_int("num_tokens", num_tokens)
         chunk = check_int("chunk", chunk)
         rng = as_rng(seed)
-        kk = self.num_facts
         inv_tau = 1.0 / self.taus
-        cdf = np.cumsum(self.probs)
         out = np.empty(n, dtype=token_dtype(self.vocab_size))
-        last_t = np.full(kk, -1, dtype=np.int64)  # -1: not seen yet
-        last_bit = np.zeros(kk, dtype=np.int64)
-        idx_dt = np.int16 if kk < 32768 else np.int32
-        for t0 in range(0, n, chunk):
-            m = min(chunk, n - t0)
-            idx = draw_from_cdf(cdf, m, rng).astype(idx_dt)
-            # gap = inf at a fact's first sighting ever: flip_p = 1/2, a uniform bit
-            ts, ks, first, gap, ends = readings_by_chain(idx, t0, last_t)
+        last_bit = np.zeros(self.num_facts, dtype=np.int64)
+        # gap = inf at a fact's first sighting ever: flip_p = 1/2, a uniform bit
+        for ts, ks, first, gap, ends in chain_readings(
+            n, chunk, np.cumsum(self.probs), rng, progress
+        ):
             flip_p = -np.expm1(-gap * inv_tau[ks]) / 2
-            flips = (rng.random(m) < flip_p).astype(np.int64)
+            flips = (rng.random(ts.size) < flip_p).astype(np.int64)
             parity = np.cumsum(flips)
             group = np.cumsum(first) - 1
             base = (parity - flips)[first][group]
             bits = (last_bit[ks] + parity - base) & 1
             out[ts] = (2 * ks + bits).astype(out.dtype)
             last_bit[ks[ends]] = bits[ends]
-            if progress is not None:
-                progress(m)
         return out
 
     # -- truth -----------------------------------------------------------------------

@@ -32,11 +32,10 @@ from ..warns import coded
 from ._common import (
     Progress,
     as_rng,
+    chain_readings,
     check_float,
     check_int,
-    draw_from_cdf,
     entropy,
-    readings_by_chain,
     token_dtype,
     write_source,
 )
@@ -177,16 +176,13 @@ class PowerLawSource:
         """Draw one stationary stream of ``num_tokens`` tokens (exact, vectorised)."""
         n = check_int("num_tokens", num_tokens)
         rng = as_rng(seed)
-        v, w, loglam = self.vocab_size, self.weights, -1.0 / self.taus
-        kk = w.size
+        v, loglam = self.vocab_size, -1.0 / self.taus
         out = np.empty(n, dtype=token_dtype(v))
-        last_val = np.zeros(kk, dtype=np.int64)
-        last_t = np.full(kk, -1, dtype=np.int64)  # -1: never read yet
-        cdf = np.cumsum(w)
-        for t0 in range(0, n, chunk):
-            m = min(chunk, n - t0)
-            comp = draw_from_cdf(cdf, m, rng).astype(np.int16)
-            ts, cs, first, gap, ends = readings_by_chain(comp, t0, last_t)
+        last_val = np.zeros(loglam.size, dtype=np.int64)
+        for ts, cs, first, gap, ends in chain_readings(
+            n, chunk, np.cumsum(self.weights), rng, progress
+        ):
+            m = ts.size
             # a chain never read before has gap = inf: exp(-inf) = 0, always refreshed
             refresh = rng.random(m) >= np.exp(gap * loglam[cs])
             vals = rng.integers(0, v, size=m)
@@ -200,8 +196,6 @@ class PowerLawSource:
             filled = vals[anchor]
             out[ts] = filled
             last_val[cs[ends]] = filled[ends]
-            if progress is not None:
-                progress(m)
         return out
 
     def truth(self, max_lag: int = 100_000) -> dict[str, Any]:
