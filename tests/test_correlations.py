@@ -14,6 +14,7 @@ from scalinglab.corpus import TokenCorpus, write_corpus
 from scalinglab.errors import UserError
 from scalinglab.stats import _corr_count as cc
 from scalinglab.stats.correlations import correlations, default_lags, parse_lags
+from scalinglab.warns import code_of, has_code, text_of
 
 # The package exports the function under the module's name; fetch the module itself.
 corr_mod = importlib.import_module("scalinglab.stats.correlations")
@@ -180,7 +181,7 @@ def test_iid_tokens_resolve_nothing_and_beta_is_null():
     res = correlations(x, n_shuffles=3, n_boot=50, progress=False)
     assert not res.resolvable.any()
     assert res.beta.value is None and res.beta_frobenius.value is None
-    assert any("beta is undefined" in w for w in res.warnings)
+    assert has_code(res.warnings, "corr-beta-undefined")
     assert "resolvable lags: none" in res.summary()
     d = json.loads(to_json_text(res.to_dict()))
     assert d["beta"]["value"] is None and d["beta"]["stderr"] is None
@@ -286,7 +287,7 @@ def test_within_documents_and_subsampling(markov_stream):
     sub = correlations(x, lags, max_pairs=10_000, **kw)
     sd = np.sqrt(10_000)
     assert np.all(np.abs(sub.pairs - 10_000) < 5 * sd)
-    assert any("subsampled" in w for w in sub.warnings)
+    assert has_code(sub.warnings, "corr-subsampled")
     full = correlations(x, lags, **kw)
     # The floors follow the number of pairs counted (1 / sqrt(M)); with V = 5 a single
     # shuffled operator norm scatters by ~20%, so compare the mean over lags.
@@ -411,7 +412,8 @@ def test_lags_without_pairs_are_null_with_a_warning():
         assert d[key][2:] == [None, None], key
         assert all(v is not None for v in d[key][:2]), key
     assert d["resolvable"][2:] == [False, False]
-    assert any("no pairs were counted at lags [60, 100]" in w for w in res.warnings)
+    (w,) = [w for w in res.warnings if code_of(w) == "corr-no-pairs"]
+    assert "lags [60, 100]" in w
 
 
 def test_parse_lags_rejects_reversed_and_huge_ranges():
@@ -445,8 +447,8 @@ def test_a_broken_power_law_is_warned_about_with_both_sides():
     assert 14 <= b.at <= 29
     assert b.left.value == pytest.approx(0.4, abs=0.05)
     assert b.right.value == pytest.approx(1.6, abs=0.1)
-    assert len(warnings) == 1 and "beta: broken power law at lag" in warnings[0]
-    assert "--beta-window" in warnings[0]
+    assert len(warnings) == 1 and code_of(warnings[0]) == "corr-broken-power-law"
+    assert text_of(warnings[0]).startswith("beta: ") and "--beta-window" in warnings[0]
     d = fit.to_dict()
     assert d["break"]["left"]["window"][0] == 1 and d["break"]["right"]["window"][1] == 400
 
@@ -459,17 +461,21 @@ def test_a_beta_window_over_the_floor_warns_and_an_empty_first_lag_is_null():
     fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=(1, 60), **kw)
     # The window reports the first and last lags used.
     assert fit.value is not None and fit.window == (1, lags[lags <= 60].max())
-    assert any("includes lags at the noise floor" in w for w in warnings)
+    assert has_code(warnings, "corr-window-at-floor")
     warnings.clear()
     ok[0] = False  # lag 1 at the floor: the automatic window has no start
     fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=None, **kw)
     assert fit.value is None and fit.to_dict()["window"] is None
-    assert warnings == ["beta is undefined: the first lag of the window, 1, is not resolvable"]
+    assert [code_of(w) for w in warnings] == ["corr-beta-undefined"]
+    assert text_of(warnings[0]) == (
+        "beta is undefined: the first lag of the window, 1, is not resolvable"
+    )
     warnings.clear()
     fit = corr_mod._beta_fit("beta", lags, y, se, None, ok, warnings, "f", window=None,
                              first_lag=500, n_boot=10, seed=0)  # fmt: skip
     assert fit.value is None
-    assert warnings == ["beta is undefined: no lag >= first_lag = 500 was measured"]
+    assert [code_of(w) for w in warnings] == ["corr-beta-undefined"]
+    assert text_of(warnings[0]) == "beta is undefined: no lag >= first_lag = 500 was measured"
 
 
 # ----------------------------------------------------------------------------------------

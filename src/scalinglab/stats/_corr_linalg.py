@@ -12,10 +12,11 @@ never a dense ``V x V`` matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ._corr_count import PairCounts, exact_bincount
+from ._corr_count import CountPlan, LagCounts, PairCounts, TokenSource, exact_bincount
 
 #: Dense SVD when ``rows * cols * min(rows, cols)`` is at most this (a 256^3 flop scale).
 DENSE_SVD_WORK = 1 << 24
@@ -246,3 +247,77 @@ def _arpack_top(ri, ci, data, pla, pra, k, tol, seed):
     order = np.argsort(s)[::-1]
     s, u, vt = s[order], u[:, order], vt[order]
     return s, u[:, 0], vt[0], converged
+
+
+# ----------------------------------------------------------------------------------------
+# Norms from counts
+def covariance_norms(table: PairCounts, top_k: int = 1) -> dict[str, Any]:
+    """Operator and Frobenius norms of ``C`` from a (possibly chunk-summed) pair table.
+
+    Returns ``{"operator_norm", "frobenius", "singular_values", "pairs", "method"}``.
+    """
+    sp = spectrum(table, k=max(int(top_k), 1))
+    return {
+        "operator_norm": sp.operator_norm,
+        "frobenius": sp.frobenius,
+        "singular_values": sp.values.tolist(),
+        "pairs": sp.pairs,
+        "method": sp.method,
+    }
+
+
+def _bootstrap_replicates(
+    plan: CountPlan,
+    source: TokenSource,
+    lag: int,
+    lc: LagCounts,
+    sp: Spectrum,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linearised block-bootstrap replicates of ``||C||_op`` and ``||C||_F``.
+
+    With multiplicities ``w_b`` of the blocks, the resampled covariance is
+    ``C* = J*/M* - L* R*^T / M*^2`` with ``J* = sum_b w_b J_b`` (and likewise
+    ``L*``, ``R*``, ``M*``). The norms are replaced by their first-order
+    expansions around the full-data ``C``, exact functions of per-block sums::
+
+        ||C*||_op ~ u^T C* v          (u, v: top singular vectors of C)
+        ||C*||_F  ~ <C, C*> / ||C||_F
+
+    so each replicate costs ``O(K^2)`` instead of a new SVD, and every lag uses
+    the same block multiplicities (replicates of beta keep the correlations
+    between lags). Both expansions agree with the norm itself to second order
+    in ``C* - C``; they are lower bounds of it.
+    """
+    table = lc.table
+    v, k = table.vocab_size, plan.n_blocks
+    m = sp.pairs
+    if m == 0:
+        z = np.zeros(weights.shape[0])
+        return z, z.copy()
+    pl = lc.left_blocks.sum(axis=0) / m
+    pr = lc.right_blocks.sum(axis=0) / m
+    u, vv = sp.u, sp.v
+    a = np.zeros(k)  # sum over the block's pairs of u[x_i] v[x_{i+n}]
+    g = np.zeros(k)  # sum over the block's pairs of C[x_i, x_{i+n}]
+    for comp, cnt in plan.block_tables(source, lag, lc):
+        key = comp // k
+        blk = comp - key * k
+        rows = key // v
+        cols = key - rows * v
+        jc = table.counts[np.searchsorted(table.keys, key)]
+        a += np.bincount(blk, weights=cnt * u[rows] * vv[cols], minlength=k)
+        g += np.bincount(blk, weights=cnt * (jc / m - pl[rows] * pr[cols]), minlength=k)
+    mw = weights @ lc.pairs_blocks
+    lu, rv = lc.left_blocks @ u, lc.right_blocks @ vv
+    op = (weights @ a) / mw - (weights @ lu) * (weights @ rv) / mw**2
+    fro = sp.frobenius
+    if fro <= 0:
+        return op, np.zeros_like(op)
+    jm = sparse_matrix(table.rows, table.cols, table.counts / m, (v, v))
+    rb = lc.right_blocks.T  # V x K
+    c_rb = jm @ rb - np.outer(pl, pr @ rb)
+    h = lc.left_blocks @ c_rb  # K x K: L_b^T C R_b'
+    quad = np.einsum("rk,kl,rl->r", weights, h, weights)
+    fr = ((weights @ g) / mw - quad / mw**2) / fro
+    return op, fr

@@ -1,4 +1,10 @@
-"""The ``stats`` verb: correlations and conditional entropies of a corpus."""
+"""The ``stats`` verb: correlations and conditional entropies of a corpus.
+
+A thin layer over :func:`~scalinglab.stats.measure`: the options build a
+:class:`~scalinglab.stats.CorrelationConfig` and an
+:class:`~scalinglab.stats.EntropyConfig` (their defaults and help come from the
+configs' fields), and every check is the configs' own.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ from typing import Annotated
 
 import typer
 
-from .entropy import DEFAULT_MAX_N
+from .config import CorrelationConfig, EntropyConfig, field_default, field_help
+
+# The option annotations are evaluated by Typer in this module's globals.
+C, E = CorrelationConfig, EntropyConfig
 
 
 class Only(StrEnum):
@@ -32,33 +41,46 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Tokenizer for a raw source (default bpe:8192).")
         ] = None,
         only: Annotated[Only | None, typer.Option(help="Compute only one of the two.")] = None,
-        lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1-64.")] = None,
+        lags: Annotated[str | None, typer.Option(help=field_help(C, "lags"))] = None,
         within_documents: Annotated[
-            bool, typer.Option(help="Count only pairs inside one document.")
-        ] = False,
+            bool, typer.Option(help=field_help(C, "within_documents"))
+        ] = field_default(C, "within_documents"),
         floor_factor: Annotated[
-            float, typer.Option(help="Resolvable: signal > factor x noise floor.")
-        ] = 2.0,
-        beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
+            float, typer.Option(help=field_help(C, "floor_factor"))
+        ] = field_default(C, "floor_factor"),
+        beta_window: Annotated[str | None, typer.Option(help=field_help(C, "beta_window"))] = None,
         max_pairs: Annotated[
-            int | None, typer.Option(help="Subsample at most this many pairs per lag.")
-        ] = None,
-        top_k: Annotated[int, typer.Option(help="Also report the top-k singular values.")] = 0,
-        first_lag: Annotated[int, typer.Option(help="First lag of the automatic beta window.")] = 1,
+            int | None, typer.Option(help=field_help(C, "max_pairs"))
+        ] = field_default(C, "max_pairs"),
+        top_k: Annotated[int, typer.Option(help=field_help(C, "top_k"))] = field_default(
+            C, "top_k"
+        ),
+        first_lag: Annotated[int, typer.Option(help=field_help(C, "first_lag"))] = field_default(
+            C, "first_lag"
+        ),
         debias_beta: Annotated[
-            bool,
-            typer.Option(help="Fit beta to sqrt(norm^2 - floor^2) (--no-debias-beta: raw norms)."),
-        ] = True,
-        max_n: Annotated[int, typer.Option(help="Largest context length for H_n.")] = DEFAULT_MAX_N,
+            bool, typer.Option(help=field_help(C, "debias_beta"))
+        ] = field_default(C, "debias_beta"),
+        max_n: Annotated[int, typer.Option(help=field_help(E, "max_n"))] = field_default(
+            E, "max_n"
+        ),
         entropy_from: Annotated[
-            Path | None, typer.Option(help="Per-position losses of a model (upper bounds).")
+            Path | None, typer.Option(help=field_help(E, "entropy_from"))
         ] = None,
-        gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
-        fit_offset: Annotated[
-            bool, typer.Option(help="Also fit H_n - H_inf ~ n^-gamma with H_inf free.")
-        ] = False,
-        boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
-        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        gamma_window: Annotated[
+            str | None, typer.Option(help=field_help(E, "gamma_window"))
+        ] = None,
+        fit_offset: Annotated[bool, typer.Option(help=field_help(E, "fit_offset"))] = field_default(
+            E, "fit_offset"
+        ),
+        boot: Annotated[
+            int,
+            typer.Option(
+                help="Bootstrap replicates, for both statistics (the entropy default; "
+                "--only correlations may use 0 or 1: no standard errors)."
+            ),
+        ] = field_default(E, "n_boot"),
+        seed: Annotated[int, typer.Option(help=field_help(E, "seed"))] = field_default(E, "seed"),
     ) -> None:
         """Measure token correlations ||C(n)|| and conditional entropies H_n of a corpus.
 
@@ -76,51 +98,19 @@ def register(app: typer.Typer) -> None:
           scalinglab stats DIR --max-n 16 --entropy-from sweep.json -o st
         """
         from rich.console import Console
+        from rich.markup import escape
 
-        from ..corpus import resolve
-        from ..errors import UserError
-        from .correlations import correlations, parse_lags
-        from .entropy import check_corpus_size, entropy, load_external_losses, parse_window
+        from .measure import measure
 
-        # Check every option before any work, so that a bad entropy option cannot
-        # fail after correlations.json has been written.
-        lag_list, bw, gw = parse_lags(lags), parse_window(beta_window), parse_window(gamma_window)
-        if floor_factor <= 0:
-            raise UserError(f"--floor-factor must be positive, got {floor_factor}")
-        if boot < 0 or top_k < 0:
-            raise UserError("--boot and --top-k must be non-negative")
-        if first_lag < 1:
-            raise UserError(f"--first-lag must be at least 1, got {first_lag}")
-        if only in (None, Only.entropy):
-            if boot < 2:
-                raise UserError(
-                    f"n_boot (--boot) must be at least 2 for the gamma fit, got {boot} "
-                    "(--only correlations runs without a bootstrap)"
-                )
-            if max_n < 1:
-                raise UserError(f"max_n (--max-n) must be at least 1, got {max_n}")
-            if gw is not None and gw[1] > max_n:
-                raise UserError(
-                    f"--gamma-window {gw[0]},{gw[1]} reaches beyond max_n = {max_n} (--max-n)"
-                )
-            if entropy_from is not None:
-                load_external_losses(entropy_from)
-        c = resolve(corpus, tokenizer)
-        if only in (None, Only.entropy):
-            check_corpus_size(c, max_n)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"cannot create the output directory {out}: {e.strerror}") from None
-        stdout = Console()
-        written: list[str] = []
+        # The configs check every option on construction: a bad entropy option fails
+        # before anything is counted or written.
+        cc = ec = None
         if only in (None, Only.correlations):
-            res = correlations(
-                c,
-                lag_list,
+            cc = CorrelationConfig(
+                lags=lags,  # type: ignore[arg-type]  # parsed by the config
                 within_documents=within_documents,
                 floor_factor=floor_factor,
-                beta_window=bw,
+                beta_window=beta_window,  # type: ignore[arg-type]
                 max_pairs=max_pairs,
                 top_k=top_k,
                 first_lag=first_lag,
@@ -128,20 +118,23 @@ def register(app: typer.Typer) -> None:
                 n_boot=boot,
                 seed=seed,
             )
-            res.save(out)
-            stdout.print(res.summary(), highlight=False)
-            written += ["correlations.json", "correlations.png"]
         if only in (None, Only.entropy):
-            ent = entropy(
-                c,
+            ec = EntropyConfig(
                 max_n=max_n,
-                gamma_window=gw,
+                gamma_window=gamma_window,  # type: ignore[arg-type]
                 fit_offset=fit_offset,
-                entropy_from=entropy_from,
+                entropy_from=str(entropy_from) if entropy_from is not None else None,
                 n_boot=boot,
                 seed=seed,
             )
-            ent.save(out)
-            stdout.print(ent.summary(), highlight=False)
-            written += ["entropy.json", "entropy.png"]
-        stdout.print(f"results in {out}/ ({', '.join(written)})", highlight=False)
+        stdout = Console()
+        m = measure(
+            corpus,
+            correlations=cc if cc is not None else False,
+            entropy=ec if ec is not None else False,
+            out=out,
+            tokenizer=tokenizer,
+        )
+        stdout.print(m.summary(), highlight=False)
+        names = ", ".join(p.name for p in m.written)
+        stdout.print(escape(f"results in {out}/ ({names})"), highlight=False)

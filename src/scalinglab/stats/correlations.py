@@ -26,22 +26,18 @@ All norms are dimensionless (differences of probabilities).
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._io import write_json
 from .._progress import make_progress
 from ..errors import UserError
+from ..warns import coded
 from ._corr_count import (
     ArraySource,
     CountPlan,
-    LagCounts,
     Layout,
     PairCounts,
     ShuffledSource,
@@ -50,10 +46,21 @@ from ._corr_count import (
     count_pairs,
 )
 from ._corr_fit import BrokenPowerLaw, PowerLawFit, fit_power_law
-from ._corr_linalg import Spectrum, sparse_matrix, spectrum
+from ._corr_linalg import _bootstrap_replicates, covariance_norms, spectrum
+from ._corr_result import CorrelationResult, _fit_text
+from .config import (
+    MAX_LAGS,
+    CorrelationConfig,
+    as_corpus,
+    build_config,
+    default_lags,
+    parse_lags,
+)
 
 __all__ = [
+    "MAX_LAGS",
     "BrokenPowerLaw",
+    "CorrelationConfig",
     "CorrelationResult",
     "PairCounts",
     "PowerLawFit",
@@ -65,10 +72,6 @@ __all__ = [
     "parse_lags",
 ]
 
-#: Most lags one call measures (each costs a counting pass).
-MAX_LAGS = 100_000
-DEFAULT_SHUFFLES = 3
-DEFAULT_BOOT = 200
 #: ARPACK tolerance for the shuffled surrogates (the floor needs a few digits only).
 _SURROGATE_TOL = 1e-8
 #: Tokens generated at once by the streamed shuffles.
@@ -78,296 +81,6 @@ _MATERIALIZE_BYTES = 1 << 28
 
 
 # ----------------------------------------------------------------------------------------
-# Lags
-def default_lags(n_tokens: int) -> list[int]:
-    """Lags 1..16, then about 8 per decade up to ``min(1024, N / 1000)``.
-
-    Lags above ``N / 2`` are dropped so that every lag keeps at least half of
-    the pairs.
-    """
-    hi = min(1024, n_tokens // 1000)
-    lags = list(range(1, 17))
-    if hi > 16:
-        steps = np.arange(1, int(np.ceil(8 * np.log10(hi / 16))) + 1)
-        geo = np.unique(np.round(16 * 10 ** (steps / 8)).astype(int))
-        lags += [int(g) for g in geo if 16 < g < hi]
-        lags.append(int(hi))
-    cap = max(1, n_tokens // 2)
-    return [lag for lag in lags if lag <= cap]
-
-
-def parse_lags(text: str | list[int] | tuple[int, ...] | np.ndarray | None) -> list[int] | None:
-    """Lags from ``"1,2,4,8"`` or ``"1-16,32,64"`` (ranges inclusive), or a list of integers."""
-    if text is None:
-        return None
-    if isinstance(text, str):
-        out: list[int] = []
-        for part in text.replace(" ", "").split(","):
-            if not part:
-                continue
-            m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-            if m is None:
-                raise UserError(f"bad lag list {text!r}: use positive integers like 1,2,4 or 1-16")
-            lo = int(m.group(1))
-            hi = int(m.group(2)) if m.group(2) else lo
-            if hi < lo:
-                raise UserError(f"bad lag range {part!r} in {text!r}: write it low-high")
-            if len(out) + hi - lo + 1 > MAX_LAGS:
-                raise UserError(f"lag list {text!r} holds more than {MAX_LAGS:,} lags")
-            out.extend(range(lo, hi + 1))
-        return out
-    return [int(v) if float(v).is_integer() else _bad_lag(v) for v in np.asarray(text).ravel()]
-
-
-def _bad_lag(v: Any) -> int:
-    raise UserError(f"lags must be positive integers, got {v!r}")
-
-
-def _check_lags(lags: Any, n_tokens: int) -> np.ndarray:
-    if isinstance(lags, str):
-        lags = parse_lags(lags)
-    arr = np.asarray(list(lags) if not isinstance(lags, np.ndarray) else lags).ravel()
-    if arr.size == 0:
-        raise UserError("no lags given")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise UserError(f"lags must be positive integers, got {arr.tolist()}")
-        arr = arr.astype(np.int64)
-    elif arr.dtype.kind not in "iu":
-        raise UserError(f"lags must be positive integers, got {arr.tolist()}")
-    arr = arr.astype(np.int64)
-    bad = arr[(arr < 1) | (arr >= n_tokens)]
-    if bad.size:
-        raise UserError(
-            f"lag {int(bad[0])} is out of range: lags must be integers in 1..{n_tokens - 1} "
-            f"for a corpus of {n_tokens} tokens"
-        )
-    return np.unique(arr)
-
-
-# ----------------------------------------------------------------------------------------
-# Results
-@dataclass
-class CorrelationResult:
-    """Correlation norms per lag, their errors and floors, and the fitted exponents.
-
-    Arrays are indexed like ``lags``. ``noise_floor`` is the operator-norm
-    floor (mean norm of the shuffled surrogates); ``resolvable`` follows
-    ``resolvable_rule``. ``beta`` and ``beta_frobenius`` are
-    :class:`PowerLawFit` objects (``value`` None when undefined).
-    """
-
-    lags: np.ndarray
-    pairs: np.ndarray
-    operator_norm: np.ndarray
-    operator_norm_stderr: np.ndarray
-    operator_norm_ci95: np.ndarray
-    frobenius: np.ndarray
-    frobenius_stderr: np.ndarray
-    noise_floor: np.ndarray
-    noise_floor_sd: np.ndarray
-    frobenius_floor: np.ndarray
-    frobenius_floor_shuffled: np.ndarray
-    resolvable: np.ndarray
-    resolvable_frobenius: np.ndarray
-    resolvable_rule: str
-    floor_factor: float
-    second_singular_value: np.ndarray
-    beta: PowerLawFit
-    beta_frobenius: PowerLawFit
-    warnings: list[str]
-    corpus: dict[str, Any]
-    settings: dict[str, Any]
-    method: dict[str, Any]
-    top_singular_values: np.ndarray | None = None
-    beta_rule: str = ""
-    elapsed_s: float = 0.0
-    replicates: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The contents of ``correlations.json``."""
-        d: dict[str, Any] = {
-            "lags": [int(v) for v in self.lags],
-            "operator_norm": self.operator_norm,
-            "frobenius": self.frobenius,
-            "noise_floor": self.noise_floor,
-            "frobenius_floor": self.frobenius_floor,
-            "resolvable": [bool(v) for v in self.resolvable],
-            "operator_norm_stderr": self.operator_norm_stderr,
-            "beta": self.beta.to_dict(),
-            "beta_frobenius": self.beta_frobenius.to_dict(),
-            "warnings": list(self.warnings),
-            "pairs": [int(v) for v in self.pairs],
-            "operator_norm_ci95": self.operator_norm_ci95,
-            "frobenius_stderr": self.frobenius_stderr,
-            "noise_floor_sd": self.noise_floor_sd,
-            "frobenius_floor_shuffled": self.frobenius_floor_shuffled,
-            "resolvable_frobenius": [bool(v) for v in self.resolvable_frobenius],
-            "resolvable_rule": self.resolvable_rule,
-            "beta_rule": self.beta_rule,
-            "floor_factor": self.floor_factor,
-            "second_singular_value": self.second_singular_value,
-            "corpus": self.corpus,
-            "settings": self.settings,
-            "method": self.method,
-            "elapsed_s": self.elapsed_s,
-        }
-        if self.top_singular_values is not None:
-            d["top_singular_values"] = self.top_singular_values
-        return d
-
-    def save(self, out_dir: str | os.PathLike[str]) -> list[Path]:
-        """Write ``correlations.json`` and ``correlations.png`` into ``out_dir`` (atomically)."""
-        from ._corr_plot import plot_correlations
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = [write_json(out / "correlations.json", self.to_dict())]
-        paths.append(plot_correlations(self, out / "correlations.png"))
-        return paths
-
-    def summary(self) -> str:
-        """A few lines for the terminal: corpus, lags, beta with its interval and window."""
-        lines = []
-        c = self.corpus
-        lines.append(
-            f"correlations of {c.get('source')} ({c.get('tokens')} tokens, V = "
-            f"{c.get('vocab_size')}, {c.get('tokenizer')}), {len(self.lags)} lags "
-            f"{int(self.lags[0])}..{int(self.lags[-1])}"
-        )
-        lines.append(
-            f"  ||C({int(self.lags[0])})||_op = {_fmt(self.operator_norm[0])} +- "
-            f"{_fmt(self.operator_norm_stderr[0])}; floor {_fmt(self.noise_floor[0])}; "
-            f"resolvable lags: {_ranges(self.lags, self.resolvable)}"
-        )
-        for name, fit in (("beta", self.beta), ("beta (Frobenius)", self.beta_frobenius)):
-            lines.append(f"  {name}: {_fit_text(fit)}")
-            if fit.broken is not None:
-                b = fit.broken
-                lines.append(
-                    f"    break at lag {b.at:g}: {_fit_text(b.left)} | {_fit_text(b.right)}"
-                )
-        lines.extend(f"  warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
-
-
-def _fmt(v: float) -> str:
-    return "nan" if v is None or not np.isfinite(v) else f"{v:.3g}"
-
-
-def _fit_text(fit: PowerLawFit) -> str:
-    if fit.value is None:
-        return f"undefined ({fit.reason})"
-    if fit.stderr is not None:
-        se = f" +- {fit.stderr:.3f}"
-    elif fit.fit_stderr is not None:  # no bootstrap: the least-squares error, named as such
-        se = f" +- {fit.fit_stderr:.3f} (least-squares error; no bootstrap)"
-    else:
-        se = ""
-    ci = f", 95% CI [{fit.ci95[0]:.3f}, {fit.ci95[1]:.3f}]" if fit.ci95 is not None else ""
-    assert fit.window is not None
-    return f"{fit.value:.3f}{se}{ci} over lags {fit.window[0]:g}..{fit.window[1]:g}"
-
-
-def _ranges(lags: np.ndarray, ok: np.ndarray) -> str:
-    """Runs of consecutive measured lags where ``ok`` holds, e.g. ``1..28, 51..90``."""
-    if not ok.any():
-        return "none"
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
-    runs = [(int(lags[a]), int(lags[b - 1])) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    return ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in runs)
-
-
-# ----------------------------------------------------------------------------------------
-# Norms from counts
-def covariance_norms(table: PairCounts, top_k: int = 1) -> dict[str, Any]:
-    """Operator and Frobenius norms of ``C`` from a (possibly chunk-summed) pair table.
-
-    Returns ``{"operator_norm", "frobenius", "singular_values", "pairs", "method"}``.
-    """
-    sp = spectrum(table, k=max(int(top_k), 1))
-    return {
-        "operator_norm": sp.operator_norm,
-        "frobenius": sp.frobenius,
-        "singular_values": sp.values.tolist(),
-        "pairs": sp.pairs,
-        "method": sp.method,
-    }
-
-
-def _bootstrap_replicates(
-    plan: CountPlan,
-    source: TokenSource,
-    lag: int,
-    lc: LagCounts,
-    sp: Spectrum,
-    weights: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Linearised block-bootstrap replicates of ``||C||_op`` and ``||C||_F``.
-
-    With multiplicities ``w_b`` of the blocks, the resampled covariance is
-    ``C* = J*/M* - L* R*^T / M*^2`` with ``J* = sum_b w_b J_b`` (and likewise
-    ``L*``, ``R*``, ``M*``). The norms are replaced by their first-order
-    expansions around the full-data ``C``, exact functions of per-block sums::
-
-        ||C*||_op ~ u^T C* v          (u, v: top singular vectors of C)
-        ||C*||_F  ~ <C, C*> / ||C||_F
-
-    so each replicate costs ``O(K^2)`` instead of a new SVD, and every lag uses
-    the same block multiplicities (replicates of beta keep the correlations
-    between lags). Both expansions agree with the norm itself to second order
-    in ``C* - C``; they are lower bounds of it.
-    """
-    table = lc.table
-    v, k = table.vocab_size, plan.n_blocks
-    m = sp.pairs
-    if m == 0:
-        z = np.zeros(weights.shape[0])
-        return z, z.copy()
-    pl = lc.left_blocks.sum(axis=0) / m
-    pr = lc.right_blocks.sum(axis=0) / m
-    u, vv = sp.u, sp.v
-    a = np.zeros(k)  # sum over the block's pairs of u[x_i] v[x_{i+n}]
-    g = np.zeros(k)  # sum over the block's pairs of C[x_i, x_{i+n}]
-    for comp, cnt in plan.block_tables(source, lag, lc):
-        key = comp // k
-        blk = comp - key * k
-        rows = key // v
-        cols = key - rows * v
-        jc = table.counts[np.searchsorted(table.keys, key)]
-        a += np.bincount(blk, weights=cnt * u[rows] * vv[cols], minlength=k)
-        g += np.bincount(blk, weights=cnt * (jc / m - pl[rows] * pr[cols]), minlength=k)
-    mw = weights @ lc.pairs_blocks
-    lu, rv = lc.left_blocks @ u, lc.right_blocks @ vv
-    op = (weights @ a) / mw - (weights @ lu) * (weights @ rv) / mw**2
-    fro = sp.frobenius
-    if fro <= 0:
-        return op, np.zeros_like(op)
-    jm = sparse_matrix(table.rows, table.cols, table.counts / m, (v, v))
-    rb = lc.right_blocks.T  # V x K
-    c_rb = jm @ rb - np.outer(pl, pr @ rb)
-    h = lc.left_blocks @ c_rb  # K x K: L_b^T C R_b'
-    quad = np.einsum("rk,kl,rl->r", weights, h, weights)
-    fr = ((weights @ g) / mw - quad / mw**2) / fro
-    return op, fr
-
-
-# ----------------------------------------------------------------------------------------
-def _resolve_corpus(corpus: Any):
-    from ..corpus import TokenCorpus, resolve
-
-    if isinstance(corpus, TokenCorpus):
-        return corpus
-    if isinstance(corpus, str | os.PathLike):
-        return resolve(corpus)
-    if corpus is None:
-        return resolve(None)
-    arr = np.asarray(corpus)
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise UserError("tokens must be a one-dimensional integer array (or a TokenCorpus)")
-    return TokenCorpus.from_array(arr)
-
-
 def _auto_window(lags: np.ndarray, ok: np.ndarray, first_lag: int) -> tuple[int, int] | None:
     start = int(np.searchsorted(lags, first_lag))
     if start >= lags.size or not ok[start]:
@@ -405,18 +118,14 @@ def _beta_fit(
     beta_window = window
     if beta_window is not None:
         lo, hi = beta_window
-        inside = (lags >= lo) & (lags <= hi)
-        if inside.sum() < 3:
-            raise UserError(
-                f"beta window {lo}..{hi} holds {int(inside.sum())} of the measured lags; "
-                "a fit needs at least 3"
-            )
+        inside = (lags >= lo) & (lags <= hi)  # at least 3 lags (CorrelationConfig.check)
         if not ok[inside].all():
             bad = lags[inside & ~ok]
-            warnings.append(
+            warnings.append(coded(
+                "corr-window-at-floor",
                 f"{name}: the window {lo}..{hi} includes lags at the noise floor "
-                f"({', '.join(map(str, bad[:8].tolist()))}{'...' if bad.size > 8 else ''})"
-            )
+                f"({', '.join(map(str, bad[:8].tolist()))}{'...' if bad.size > 8 else ''})",
+            ))  # fmt: skip
         window = (lo, hi)
     else:
         window = _auto_window(lags, ok, first_lag)
@@ -428,7 +137,7 @@ def _beta_fit(
                 reason = f"no lag >= first_lag = {first_lag} was measured"
             else:
                 reason = f"the first lag of the window, {int(lags[start])}, is not resolvable"
-            warnings.append(f"{name} is undefined: {reason}")
+            warnings.append(coded("corr-beta-undefined", f"{name} is undefined: {reason}"))
             return PowerLawFit.undefined(reason)
         n_in = int(((lags >= window[0]) & (lags <= window[1])).sum())
         if n_in < 3:
@@ -436,7 +145,7 @@ def _beta_fit(
                 f"only {n_in} resolvable lag(s) ({window[0]}..{window[1]}) before the floor; "
                 "a fit needs 3"
             )
-            warnings.append(f"{name} is undefined: {reason}")
+            warnings.append(coded("corr-beta-undefined", f"{name} is undefined: {reason}"))
             return PowerLawFit.undefined(reason)
     use_se = se if np.isfinite(se).any() else None
     yf, sef, repf = y, use_se, reps
@@ -455,7 +164,7 @@ def _beta_fit(
             sef = sef * yf / first(lags)
         fit = fit_power_law(lags, yf, sef, window=window, n_boot=n_boot, seed=seed, replicates=repf)
     except UserError as e:
-        warnings.append(f"{name} is undefined: {e}")
+        warnings.append(coded("corr-beta-undefined", f"{name} is undefined: {e}"))
         return PowerLawFit.undefined(str(e))
     if debiased:
         fit.method += (
@@ -468,12 +177,13 @@ def _beta_fit(
         fit.method += "; block bootstrap shared by all lags"
     if fit.broken is not None:
         b = fit.broken
-        warnings.append(
+        warnings.append(coded(
+            "corr-broken-power-law",
             f"{name}: broken power law at lag {b.at:g} (p = {b.p_value:.2g}): "
             f"{_fit_text(b.left)}; {_fit_text(b.right)}. The single fit over "
             f"{fit.window[0]:g}..{fit.window[1]:g} is reported; choose a window with "  # type: ignore[index]
-            "--beta-window lo,hi"
-        )
+            "--beta-window lo,hi",
+        ))  # fmt: skip
     return fit
 
 
@@ -645,21 +355,14 @@ def correlations(
     corpus: Any,
     lags: Any = None,
     *,
-    within_documents: bool = False,
-    floor_factor: float = 2.0,
-    n_shuffles: int = DEFAULT_SHUFFLES,
-    n_boot: int = DEFAULT_BOOT,
-    beta_window: tuple[int, int] | list[int] | None = None,
-    first_lag: int = 1,
-    debias_beta: bool = True,
-    top_k: int = 0,
-    max_pairs: int | None = None,
-    seed: int = 0,
+    config: CorrelationConfig | None = None,
     progress: bool = True,
-    n_blocks: int | None = None,
-    chunk_tokens: int = 1 << 22,
+    **settings: Any,
 ) -> CorrelationResult:
     """Measure ``||C(n)||`` at every lag with its noise floor and fit ``beta``.
+
+    The settings are those of :class:`~scalinglab.stats.CorrelationConfig`: pass
+    ``config=``, keywords, or both (keywords then replace the config's values).
 
     Parameters
     ----------
@@ -696,59 +399,43 @@ def correlations(
         to the pairs counted.
     seed : int
         Seeds the shuffles, the bootstrap and the subsampling.
-    progress : bool
-        Show a progress bar over lags.
     n_blocks : int, optional
         Bootstrap blocks (default ``clip(N / (10 max_lag), 10, 100)``).
     chunk_tokens : int
         Left positions counted at once (bounds memory on very long corpora).
+    config : CorrelationConfig, optional
+        All of the above at once.
+    progress : bool
+        Show a progress bar over lags.
 
     Returns
     -------
     CorrelationResult
     """
+    if lags is not None:
+        settings["lags"] = lags
+    cfg = build_config(CorrelationConfig, config, settings, "correlations")
+    c = as_corpus(corpus)
+    return run_correlations(c, cfg, cfg.check(c), progress=progress)
+
+
+def run_correlations(
+    c: Any, cfg: CorrelationConfig, lag_arr: np.ndarray, *, progress: bool = True
+) -> CorrelationResult:
+    """The engine on a checked corpus: ``lag_arr`` from ``cfg.check(c)``."""
     t0 = time.perf_counter()
-    c = _resolve_corpus(corpus)
     tokens = c.tokens
     n_tok = int(tokens.shape[0])
-    if n_tok < 3:
-        raise UserError(f"a corpus of {n_tok} tokens is too short to measure correlations")
-    vsz = c.vocab_size
-    lag_arr = _check_lags(lags, n_tok) if lags is not None else np.asarray(default_lags(n_tok))
-    if not np.isfinite(floor_factor) or floor_factor <= 0:
-        raise UserError(f"floor_factor must be positive, got {floor_factor}")
-    for name, val in (("n_shuffles", n_shuffles), ("n_boot", n_boot), ("top_k", top_k)):
-        if int(val) != val or val < 0:
-            raise UserError(f"{name} must be a non-negative integer, got {val}")
-    if first_lag < 1:
-        raise UserError(f"first_lag must be >= 1, got {first_lag}")
-    if max_pairs is not None and max_pairs < 1:
-        raise UserError(f"max_pairs must be positive, got {max_pairs}")
-    if top_k >= vsz:
-        raise UserError(f"top_k must be below the vocabulary size {vsz}")
-    bw: tuple[int, int] | None = None
-    if beta_window is not None:
-        if len(beta_window) != 2 or beta_window[0] >= beta_window[1] or beta_window[0] < 1:
-            raise UserError(f"beta window must be lo,hi with 1 <= lo < hi, got {beta_window}")
-        bw = (int(beta_window[0]), int(beta_window[1]))
-        inside = int(((lag_arr >= bw[0]) & (lag_arr <= bw[1])).sum())
-        if inside < 3:
-            raise UserError(
-                f"beta window {bw[0]}..{bw[1]} holds {inside} of the measured lags; "
-                "a fit needs at least 3"
-            )
+    within_documents, floor_factor, seed = cfg.within_documents, cfg.floor_factor, cfg.seed
+    n_boot, n_shuffles, max_pairs, top_k = cfg.n_boot, cfg.n_shuffles, cfg.max_pairs, cfg.top_k
+    bw, first_lag, debias_beta = cfg.beta_window, cfg.first_lag, cfg.debias_beta
 
-    layout = Layout.build(tokens, vsz, c.doc_offsets, c.eod_token, within_documents)
+    layout = Layout.build(tokens, c.vocab_size, c.doc_offsets, c.eod_token, within_documents)
     max_lag = int(lag_arr.max())
-    if n_blocks is None:
-        k = int(np.clip(n_tok // (10 * max_lag), 10, 100))
-    else:
-        k = int(n_blocks)
-        if k < 1:
-            raise UserError(f"n_blocks must be positive, got {n_blocks}")
+    k = cfg.n_blocks if cfg.n_blocks is not None else int(np.clip(n_tok // (10 * max_lag), 10, 100))
     # Without a bootstrap the blocks are not needed: one block covers everything.
     bounds = layout.block_bounds(k) if n_boot >= 2 else np.array([0, n_tok], dtype=np.int64)
-    chunk = max(int(chunk_tokens), max_lag)
+    chunk = max(cfg.chunk_tokens, max_lag)
     plan = CountPlan(layout, layout.chunks(chunk), bounds, max_pairs=max_pairs, seed=seed)
     kb = plan.n_blocks
     k_msg = f"{kb} groups of whole documents" if within_documents else f"{kb} contiguous chunks"
@@ -786,29 +473,39 @@ def correlations(
 
     warnings: list[str] = []
     if no_pairs.any():
-        warnings.append(
+        warnings.append(coded(
+            "corr-no-pairs",
             f"no pairs were counted at lags {lag_arr[no_pairs][:10].tolist()}"
             f"{' ...' if no_pairs.sum() > 10 else ''} ("
             + ("every document is shorter than the lag" if within_documents else "subsampling")
-            + "): their norms are undefined (null)"
-        )
+            + "): their norms are undefined (null)",
+        ))  # fmt: skip
     if max_pairs is not None and any(plan.rate(int(lag)) < 1 for lag in lag_arr):
-        warnings.append(
+        warnings.append(coded(
+            "corr-subsampled",
             f"subsampled: about {max_pairs} random pairs per lag were counted; floors and "
-            "errors refer to the pairs counted"
-        )
+            "errors refer to the pairs counted",
+        ))  # fmt: skip
     if m.unconverged:
-        warnings.append(f"ARPACK did not reach its tolerance at lags {m.unconverged[:10]}")
+        warnings.append(coded(
+            "corr-arpack-unconverged",
+            f"ARPACK did not reach its tolerance at lags {m.unconverged[:10]}",
+        ))  # fmt: skip
     if weights is not None and kb < 10:
-        warnings.append(f"only {kb} bootstrap blocks: standard errors are rough")
+        warnings.append(
+            coded("corr-few-blocks", f"only {kb} bootstrap blocks: standard errors are rough")
+        )
     if weights is None:
-        warnings.append("no bootstrap (n_boot < 2 or a single block): no standard errors")
+        warnings.append(coded(
+            "corr-no-bootstrap", "no bootstrap (n_boot < 2 or a single block): no standard errors"
+        ))  # fmt: skip
     near = ok & np.isfinite(op_se) & (op - second < 2 * op_se)
     if near.any():
-        warnings.append(
+        warnings.append(coded(
+            "corr-close-singular-values",
             "top two singular values within two standard errors at lags "
-            f"{lag_arr[near][:10].tolist()}: the operator-norm errors may be underestimated"
-        )
+            f"{lag_arr[near][:10].tolist()}: the operator-norm errors may be underestimated",
+        ))  # fmt: skip
     floor_name = (
         f"operator norm never exceeds {floor_factor:g} x the shuffled floor"
         if n_shuffles
@@ -827,7 +524,7 @@ def correlations(
     beta_rule = _beta_rule(bw, first_lag, floor_factor, debias_beta, n_shuffles > 0)
     desc = c.describe() if c.path is not None or c.meta else {}
     settings = {
-        "lags": lag_arr.tolist() if lags is not None else None,
+        "lags": lag_arr.tolist() if cfg.lags is not None else None,
         "within_documents": within_documents,
         "floor_factor": floor_factor,
         "n_shuffles": n_shuffles,

@@ -39,291 +39,45 @@ as published), or H_n - H_inf ~ A n^(-gamma) with ``fit_offset``.
 from __future__ import annotations
 
 import contextlib
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+import time
 from typing import Any
 
 import numpy as np
 
-from .._io import _jsonable, atomic_path, write_json
-from .._progress import make_progress, warn, warning_line
-from ..errors import UserError
-from ._external import _checked_losses, _pairs, load_external_losses
+from .._progress import make_progress, warn
+from ..warns import coded
+from ._entropy_result import ABS_TOL, RELIABILITY_RULE, EntropyResult, _reliable_window
+from ._external import load_external_losses
 from ._gamma import GammaFit, fit_gamma, parse_window
+from .config import (
+    DEFAULT_MAX_N,
+    DEFAULT_MAX_TOKENS,
+    ESTIMATORS,
+    EntropyConfig,
+    as_corpus,
+    build_config,
+    check_split_sizes,
+)
 
 __all__ = [
+    "ABS_TOL",
+    "DEFAULT_MAX_N",
+    "DEFAULT_MAX_TOKENS",
     "ESTIMATORS",
+    "RELIABILITY_RULE",
+    "EntropyConfig",
     "EntropyResult",
     "GammaFit",
+    "check_corpus_size",
     "entropy",
     "fit_gamma",
     "load_external_losses",
-    "DEFAULT_MAX_N",
-    "check_corpus_size",
     "parse_window",
     "reliability",
 ]
 
-#: Count-based estimators of H_n; "auto" picks the first.
-ESTIMATORS = ("grassberger", "miller-madow", "plugin")
-
-#: Default cap on training tokens: the suffix array of 1e8 tokens needs about
-#: 21 bytes per token at peak (benchmarks/entropy.py: 20.9-21.5 B/token at 1e7 with the
-#: Kneser-Ney bound), 2.2 GB.
-DEFAULT_MAX_TOKENS = 100_000_000
-# Largest context length n of H_n when none is given (the stats verb's default too).
-DEFAULT_MAX_N = 32
-
-#: Absolute floor of the reliability tolerances (nats), for near-deterministic sources
-#: where a relative tolerance on H_n ~ 0 can never be met.
-ABS_TOL = 0.005
-
-#: How ``reliable[n]`` is decided (recorded in entropy.json).
-RELIABILITY_RULE = (
-    "reliable[n] = (upper - lower <= max(tol * upper, abs_tol)) and, for each step between "
-    "the nested training prefixes P/4 -> P/2 -> P, |estimate(larger) - estimate(smaller)| "
-    "<= max(tol * estimate(larger), abs_tol); converged[n] is the last step (P/2 -> P) alone"
-)
-
 #: Size of the pseudo-documents used to subsample a single-document corpus.
 _BLOCK = 1 << 20
-
-
-# --------------------------------------------------------------------------------------
-# result
-# --------------------------------------------------------------------------------------
-@dataclass
-class EntropyResult:
-    """Conditional entropies H_n for n = 0 .. max_n (nats), bounds and reliability.
-
-    The arrays are indexed by context length ``n``. ``to_dict`` gives the
-    entropy.json document; ``save`` writes it with a figure.
-    """
-
-    n: np.ndarray
-    plugin: np.ndarray
-    miller_madow: np.ndarray
-    grassberger: np.ndarray
-    estimate: np.ndarray
-    estimate_stderr: np.ndarray
-    estimator: str
-    upper: np.ndarray
-    upper_stderr: np.ndarray
-    upper_ngram: np.ndarray
-    ngram_loss: np.ndarray
-    upper_external: np.ndarray
-    lower: np.ndarray
-    coverage: np.ndarray
-    coverage_k: int
-    converged: np.ndarray
-    converged_prefixes: np.ndarray
-    agree: np.ndarray
-    reliable: np.ndarray
-    reliability_tol: float
-    prefix_tokens: list[int]
-    prefix_estimates: np.ndarray
-    discount: np.ndarray
-    distinct_ngrams: np.ndarray
-    block_entropy: np.ndarray
-    gamma: GammaFit
-    gamma_offset: GammaFit | None
-    train_tokens: int
-    heldout_targets: int
-    corpus: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = float("nan")
-    discounts: dict[str, Any] | None = None
-    #: standard error of upper_ngram[n-1] - upper_ngram[n], paired over held-out targets
-    upper_drop_stderr: np.ndarray | None = None
-
-    @property
-    def max_n(self) -> int:
-        return int(self.n[-1])
-
-    @property
-    def reliable_window(self) -> tuple[int, int] | None:
-        """The contiguous reliable run of context lengths starting at n >= 1."""
-        return _reliable_window(self.reliable)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The entropy.json document (nats; plain lists, NaN as None)."""
-        return _jsonable(self._document())
-
-    def _document(self) -> dict[str, Any]:
-        return {
-            "n": self.n.tolist(),
-            "plugin": self.plugin,
-            "estimate": self.estimate,
-            "estimate_stderr": self.estimate_stderr,
-            "estimator": self.estimator,
-            "upper": self.upper,
-            "lower": self.lower,
-            "coverage": self.coverage,
-            "reliable": [bool(b) for b in self.reliable],
-            "gamma": self.gamma.to_dict(),
-            "warnings": list(self.warnings),
-            "method": (
-                f"{self.estimator} estimate from suffix-array n-gram counts; lower = plug-in; "
-                "upper = held-out cross-entropy of interpolated modified Kneser-Ney"
-                + (" or of the external model, whichever is lower" if self._has_external else "")
-            ),
-            "units": "nats",
-            "miller_madow": self.miller_madow,
-            "grassberger": self.grassberger,
-            "upper_stderr": self.upper_stderr,
-            "upper_ngram": self.upper_ngram,
-            "upper_ngram_drop_stderr": self.upper_drop_stderr,
-            "ngram_heldout_loss": self.ngram_loss,
-            "upper_external": self.upper_external if self._has_external else None,
-            "coverage_k": self.coverage_k,
-            "converged": [bool(b) for b in self.converged],
-            "converged_prefixes": [bool(b) for b in self.converged_prefixes],
-            "bounds_agree": [bool(b) for b in self.agree],
-            "reliability_rule": {
-                "tol": self.reliability_tol,
-                "abs_tol": ABS_TOL,
-                "rule": RELIABILITY_RULE,
-                "reliable_window": list(self.reliable_window) if self.reliable_window else None,
-            },
-            "prefix_estimates": {
-                "tokens": self.prefix_tokens,
-                "estimate": self.prefix_estimates,
-            },
-            "kn_discount": self.discount,
-            "discounts": self.discounts,
-            "distinct_ngrams": self.distinct_ngrams,
-            "block_entropy": self.block_entropy,
-            "gamma_offset": self.gamma_offset.to_dict() if self.gamma_offset else None,
-            "train_tokens": self.train_tokens,
-            "heldout_targets": self.heldout_targets,
-            "corpus": self.corpus,
-            "seconds": self.seconds,
-        }
-
-    @property
-    def _has_external(self) -> bool:
-        return bool(np.isfinite(self.upper_external).any())
-
-    def save(self, out_dir: str | os.PathLike[str]) -> Path:
-        """Write ``entropy.json`` and ``entropy.png`` into ``out_dir`` (atomically)."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = write_json(out / "entropy.json", self.to_dict())
-        self.plot(out / "entropy.png")
-        return path
-
-    def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Figure: H_n with its bounds and the gamma fit; coverage and bound gap."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        n = self.n
-        pos = n >= 1
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-        ax.fill_between(
-            n[pos], self.lower[pos], self.upper[pos], color="0.85", label="between bounds"
-        )
-        ax.plot(n[pos], self.lower[pos], "-", color="tab:blue", lw=1, label="lower (plug-in)")
-        ax.plot(
-            n[pos],
-            self.upper_ngram[pos],
-            "-",
-            color="tab:red",
-            lw=1,
-            label="upper (held-out Kneser-Ney model)",
-        )
-        if self._has_external:
-            ax.plot(
-                n[pos],
-                self.upper_external[pos],
-                "-",
-                color="tab:purple",
-                lw=1,
-                label="upper (external model)",
-            )
-        ax.plot(
-            n[pos],
-            self.estimate[pos],
-            "o-",
-            ms=3,
-            color="k",
-            lw=1,
-            label=f"estimate ({self.estimator})",
-        )
-        rel = pos & self.reliable
-        ax.plot(
-            n[rel], self.estimate[rel], "o", ms=7, mfc="none", color="tab:green", label="reliable"
-        )
-        g = self.gamma
-        if np.isfinite(g.value) and g.window is not None:
-            xs = np.linspace(g.window[0], g.window[1], 50)
-            ax.plot(
-                xs,
-                g.amplitude * xs ** (-g.value),
-                "--",
-                color="tab:orange",
-                label=f"gamma = {g.value:.3f} ± {g.stderr:.3f} (n {g.window[0]}..{g.window[1]})",  # noqa: E501
-            )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("context length n (tokens)")
-        ax.set_ylabel("H_n (nats)")
-        ax.set_title(
-            f"{self.corpus.get('source', '')}: {self.train_tokens:,} training tokens, "
-            f"H_0 = {self.estimate[0]:.3f}",
-            fontsize=9,
-        )
-        ax.legend(fontsize=7)
-        gap = (self.upper - self.lower) / self.upper
-        ax2.plot(
-            n, self.coverage, "o-", ms=3, label=f"coverage (context seen >= {self.coverage_k}x)"
-        )
-        ax2.plot(n, gap, "s-", ms=3, label="(upper - lower) / upper")
-        ax2.axhline(self.reliability_tol, color="0.5", ls=":", label="tolerance")
-        ax2.set_xlabel("context length n (tokens)")
-        ax2.set_ylim(-0.05, 1.05)
-        ax2.legend(fontsize=7)
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
-        plt.close(fig)
-        return Path(path)
-
-    def summary(self) -> str:
-        """A few lines for the terminal (Rich markup)."""
-        lines = [
-            f"[bold]conditional entropy[/bold] of {self.corpus.get('source', 'corpus')}: "
-            f"{self.train_tokens:,} training tokens, {self.heldout_targets:,} held-out targets "
-            f"(nats; estimator {self.estimator})",
-            "     n   lower  estimate   upper  coverage  reliable",
-        ]
-        show = sorted({0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, self.max_n})
-        for i in [k for k in show if k <= self.max_n]:
-            lines.append(
-                f"  {i:4d}  {self.lower[i]:6.3f}  {self.estimate[i]:8.3f}  {self.upper[i]:6.3f}"
-                f"  {self.coverage[i]:8.3f}  {'yes' if self.reliable[i] else 'no'}"
-            )
-        w = self.reliable_window
-        lines.append(f"reliable window: {'none' if w is None else f'n = {w[0]}..{w[1]}'}")
-        g = self.gamma
-        if np.isfinite(g.value) and g.window is not None:
-            lines.append(
-                f"[bold]gamma[/bold] = {g.value:.3f} ± {g.stderr:.3f} "
-                f"(95% CI {g.ci95[0]:.3f}..{g.ci95[1]:.3f}, n = {g.window[0]}..{g.window[1]})"
-            )
-        else:
-            lines.append(f"gamma: {g.method}")
-        if self.gamma_offset is not None and np.isfinite(self.gamma_offset.value):
-            go = self.gamma_offset
-            lines.append(
-                f"gamma (H_inf fitted) = {go.value:.3f} ± {go.stderr:.3f}, "
-                f"H_inf = {go.h_inf:.3f} ± {go.h_inf_stderr:.3f}"
-            )
-        lines += [warning_line(w) for w in self.warnings]
-        return "\n".join(lines)
 
 
 def reliability(
@@ -387,36 +141,14 @@ def _paired_drop_stderr(probs: np.ndarray | None, arg: np.ndarray) -> np.ndarray
     return out
 
 
-def _reliable_window(reliable: np.ndarray) -> tuple[int, int] | None:
-    r = np.asarray(reliable, dtype=bool)
-    idx = np.flatnonzero(r[1:]) + 1
-    if idx.size == 0:
-        return None
-    lo = int(idx[0])
-    hi = lo
-    while hi + 1 < r.size and r[hi + 1]:  # over context lengths, not tokens
-        hi += 1
-    return lo, hi
-
-
 # --------------------------------------------------------------------------------------
 # the engine
 # --------------------------------------------------------------------------------------
-def _check_split_sizes(n_train: int, n_heldout: int, max_n: int) -> None:
-    if n_train < 4 * (max_n + 2):
-        raise UserError(f"training split has {n_train} tokens, too few for max_n = {max_n}")
-    if n_heldout <= max_n:
-        raise UserError(
-            f"held-out split has {n_heldout} tokens; it needs more than max_n = {max_n} "
-            "(lower --max-n or use a larger corpus)"
-        )
-
-
 def check_corpus_size(corpus: Any, max_n: int, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
     """Raise the :class:`UserError` that :func:`entropy` would raise for a corpus whose
-    splits are too short for ``max_n``, without counting anything."""
-    n_train = min(int(corpus.split_index), int(max_tokens))
-    _check_split_sizes(n_train, int(corpus.num_tokens) - int(corpus.split_index), int(max_n))
+    splits are too short for ``max_n``, without counting anything
+    (:meth:`EntropyConfig.check`)."""
+    EntropyConfig(max_n=max_n, max_tokens=max_tokens).check(corpus)
 
 
 def _subsample_documents(corpus, max_tokens: int, seed: int) -> tuple[np.ndarray, str]:
@@ -444,20 +176,16 @@ def _subsample_documents(corpus, max_tokens: int, seed: int) -> tuple[np.ndarray
 
 def entropy(
     corpus: Any,
-    max_n: int = DEFAULT_MAX_N,
+    max_n: int | None = None,
     *,
-    estimator: str = "auto",
-    reliability_tol: float = 0.05,
-    coverage_k: int = 10,
-    gamma_window: tuple[int, int] | str | None = None,
-    fit_offset: bool = False,
-    entropy_from: str | os.PathLike[str] | dict[int, float] | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
+    config: EntropyConfig | None = None,
     progress: bool = True,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    **settings: Any,
 ) -> EntropyResult:
     """Estimate H_n = H(x_{n+1} | x_1..x_n) for n = 0..max_n, with bounds and reliability.
+
+    The settings are those of :class:`~scalinglab.stats.EntropyConfig`: pass
+    ``config=``, keywords, or both.
 
     Parameters
     ----------
@@ -465,8 +193,8 @@ def entropy(
         The corpus; its training split gives the counts and its held-out split
         the upper bound (an array is split like a one-document corpus: the
         last 1% is held out). A path or None goes through ``corpus.resolve``.
-    max_n : int
-        Longest context length (tokens).
+    max_n : int, optional
+        Longest context length (tokens); default :data:`DEFAULT_MAX_N`.
     estimator : {"auto", "grassberger", "miller-madow", "plugin"}
         Which count-based estimate becomes ``estimate`` ("auto": grassberger).
     reliability_tol : float
@@ -482,66 +210,50 @@ def entropy(
         used as upper bounds.
     n_boot, seed : int
         Bootstrap replicates for gamma and the random seed (also for subsampling).
-    progress : bool
-        Show progress bars.
     max_tokens : int
         Larger training splits are subsampled by documents (with a warning).
+    config : EntropyConfig, optional
+        All of the above at once (keywords given too replace its values).
+    progress : bool
+        Show progress bars.
 
     Returns
     -------
     EntropyResult
     """
-    import time
+    if max_n is not None:
+        settings["max_n"] = max_n
+    cfg = build_config(EntropyConfig, config, settings, "entropy")
+    c = as_corpus(corpus)
+    cfg.check(c)
+    return run_entropy(c, cfg, progress=progress)
 
-    from .. import corpus as _corpus
+
+def run_entropy(corpus: Any, cfg: EntropyConfig, *, progress: bool = True) -> EntropyResult:
+    """The engine on a corpus that passed ``cfg.check``."""
     from ._ngram import count_sweep
 
     t0 = time.perf_counter()
-    est_name = "grassberger" if estimator == "auto" else str(estimator).lower()
-    if est_name == "nsb":
-        raise UserError(
-            "the NSB estimator is not available: no maintained implementation installs here "
-            "(ndd does not build; infomeasure's needs raw samples) "
-            f"- choose one of {', '.join(ESTIMATORS)}"
-        )
-    if est_name not in ESTIMATORS:
-        raise UserError(f"unknown estimator {estimator!r}; choose auto or {', '.join(ESTIMATORS)}")
-    max_n = int(max_n)
-    if max_n < 1:
-        raise UserError(f"max_n must be at least 1, got {max_n}")
-    if not 0 < reliability_tol < 1:
-        raise UserError(f"reliability_tol must be in (0, 1), got {reliability_tol}")
-    if coverage_k < 1:
-        raise UserError(f"coverage_k must be at least 1, got {coverage_k}")
-    if n_boot < 2:
-        raise UserError(f"n_boot must be at least 2, got {n_boot}")
-    window = parse_window(gamma_window)
-    if window is not None and window[1] > max_n:
-        raise UserError(f"gamma window {window} reaches beyond max_n = {max_n}")
-    external = None
-    if entropy_from is not None:
-        if isinstance(entropy_from, dict):
-            ns, ls = list(entropy_from), list(entropy_from.values())
-            external = _checked_losses(_pairs(ns, ls, "entropy_from"), "entropy_from")
-        else:
-            external = load_external_losses(entropy_from)
-    if isinstance(corpus, np.ndarray | list | tuple):
-        corpus = _corpus.TokenCorpus.from_array(np.asarray(corpus))
-    elif not isinstance(corpus, _corpus.TokenCorpus):
-        corpus = _corpus.resolve(corpus)
+    est_name, max_n, seed, n_boot = cfg.estimator, cfg.max_n, cfg.seed, cfg.n_boot
+    reliability_tol, coverage_k, fit_offset = cfg.reliability_tol, cfg.coverage_k, cfg.fit_offset
+    window, external = cfg.gamma_window, cfg.external_losses
 
     warnings: list[str] = []
     heldout = np.asarray(corpus.heldout)
-    if corpus.split_index > max_tokens:
-        train, msg = _subsample_documents(corpus, int(max_tokens), seed)
-        warnings.append(msg)
-        warn(msg)
+    if corpus.split_index > cfg.max_tokens:
+        train, msg = _subsample_documents(corpus, cfg.max_tokens, seed)
+        warnings.append(coded("entropy-subsampled", msg))
+        warn(warnings[-1])
+        # whole documents are kept, so the subsample may fall short of max_tokens
+        check_split_sizes(int(len(train)), int(heldout.size), max_n)
     else:
         train = corpus.train
     n_train = int(len(train))
-    _check_split_sizes(n_train, int(heldout.size), max_n)
     if heldout.size - max_n < 1000:
-        warnings.append(f"only {heldout.size - max_n} held-out targets: the upper bound is noisy")
+        warnings.append(coded(
+            "entropy-few-heldout",
+            f"only {heldout.size - max_n} held-out targets: the upper bound is noisy",
+        ))  # fmt: skip
 
     prog = make_progress(transient=True) if progress else None
     with prog if prog is not None else contextlib.nullcontext():
@@ -596,7 +308,10 @@ def entropy(
             if 0 <= k <= max_n:
                 upper_external[k] = v
         if not np.isfinite(upper_external).any():
-            warnings.append(f"external losses cover no context length in 0..{max_n}")
+            warnings.append(coded(
+                "entropy-external-out-of-range",
+                f"external losses cover no context length in 0..{max_n}",
+            ))  # fmt: skip
     upper = np.fmin(upper_ngram, upper_external)
     from_ext = np.isfinite(upper_external) & (upper_external < upper_ngram)
     upper_stderr = np.where(from_ext, np.nan, ngram_stderr)
@@ -618,41 +333,49 @@ def entropy(
         gamma = GammaFit.missing(
             "no reliable context length n >= 1 (set a window with --gamma-window / gamma_window)"
         )
-        warnings.append("no reliable window with n >= 1: gamma not fitted")
-    elif fit_win[1] > max_n:
-        raise UserError(f"gamma window {fit_win} reaches beyond max_n = {max_n}")
+        warnings.append(coded(
+            "entropy-no-reliable-window", "no reliable window with n >= 1: gamma not fitted"
+        ))  # fmt: skip
     else:
         npts = fit_win[1] - fit_win[0] + 1
         if npts < 2:
             gamma = GammaFit.missing(f"reliable window n = {fit_win[0]} has one point")
-            warnings.append(
+            warnings.append(coded(
+                "entropy-single-point-window",
                 f"reliable window is the single context length n = {fit_win[0]}: "
-                "gamma not fitted (set a window with --gamma-window / gamma_window)"
-            )
+                "gamma not fitted (set a window with --gamma-window / gamma_window)",
+            ))  # fmt: skip
         else:
             if window is not None and not reliable[fit_win[0] : fit_win[1] + 1].all():
-                warnings.append(
-                    f"gamma window n = {fit_win[0]}..{fit_win[1]} includes unreliable points"
-                )
+                warnings.append(coded(
+                    "entropy-window-unreliable",
+                    f"gamma window n = {fit_win[0]}..{fit_win[1]} includes unreliable points",
+                ))  # fmt: skip
             win_h = estimate[fit_win[0] : fit_win[1] + 1]
             if not np.all(win_h > 0):
                 # a deterministic source (or an estimate collapsed to 0): no power law to fit
                 which = "the reliable window" if window is None else "the gamma window"
                 gamma = GammaFit.missing(f"H_n <= 0 in {which} n = {fit_win[0]}..{fit_win[1]}")
-                warnings.append(
-                    f"estimate is zero in {which} n = {fit_win[0]}..{fit_win[1]}: gamma not fitted"
-                )
+                warnings.append(coded(
+                    "entropy-zero-estimate",
+                    f"estimate is zero in {which} n = {fit_win[0]}..{fit_win[1]}: gamma not fitted",
+                ))  # fmt: skip
             else:
                 gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
                 if npts < 4:
-                    warnings.append(f"gamma fitted on only {npts} context lengths")
+                    warnings.append(
+                        coded("entropy-few-points", f"gamma fitted on only {npts} context lengths")
+                    )
             if fit_offset and np.isfinite(gamma.value):
                 if npts >= 4:
                     gamma_offset = fit_gamma(
                         n, estimate, sigma, window=fit_win, offset=True, n_boot=n_boot, seed=seed
                     )
                 else:
-                    warnings.append("fit_offset needs 4 or more context lengths: skipped")
+                    warnings.append(coded(
+                        "entropy-offset-skipped",
+                        "fit_offset needs 4 or more context lengths: skipped",
+                    ))  # fmt: skip
 
     return EntropyResult(
         n=n,

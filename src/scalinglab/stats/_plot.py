@@ -1,7 +1,12 @@
-"""The correlations figure: norms against lag on log-log axes, floors and fitted laws."""
+"""The figures of the stats results, each drawn from a result object.
+
+- :func:`plot_correlations`: norms against lag on log-log axes, floors and fitted laws;
+- :func:`plot_entropy`: H_n with its bounds and the gamma fit; coverage and bound gap.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +16,10 @@ from .._io import atomic_path
 
 if TYPE_CHECKING:
     from ._corr_fit import PowerLawFit
-    from .correlations import CorrelationResult
+    from ._corr_result import CorrelationResult
+    from ._entropy_result import EntropyResult
+
+__all__ = ["plot_correlations", "plot_entropy"]
 
 
 def _fit_line(ax, fit: PowerLawFit, color: str, label: str) -> None:
@@ -90,5 +98,79 @@ def plot_correlations(res: CorrelationResult, path: str | Path) -> Path:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_entropy(res: EntropyResult, path: str | os.PathLike[str]) -> Path:
+    """Figure: H_n with its bounds and the gamma fit; coverage and bound gap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = res.n
+    pos = n >= 1
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax.fill_between(n[pos], res.lower[pos], res.upper[pos], color="0.85", label="between bounds")
+    ax.plot(n[pos], res.lower[pos], "-", color="tab:blue", lw=1, label="lower (plug-in)")
+    ax.plot(
+        n[pos],
+        res.upper_ngram[pos],
+        "-",
+        color="tab:red",
+        lw=1,
+        label="upper (held-out Kneser-Ney model)",
+    )
+    if res._has_external:
+        ax.plot(
+            n[pos],
+            res.upper_external[pos],
+            "-",
+            color="tab:purple",
+            lw=1,
+            label="upper (external model)",
+        )
+    ax.plot(
+        n[pos],
+        res.estimate[pos],
+        "o-",
+        ms=3,
+        color="k",
+        lw=1,
+        label=f"estimate ({res.estimator})",
+    )
+    rel = pos & res.reliable
+    ax.plot(n[rel], res.estimate[rel], "o", ms=7, mfc="none", color="tab:green", label="reliable")
+    g = res.gamma
+    if np.isfinite(g.value) and g.window is not None:
+        xs = np.linspace(g.window[0], g.window[1], 50)
+        ax.plot(
+            xs,
+            g.amplitude * xs ** (-g.value),
+            "--",
+            color="tab:orange",
+            label=f"gamma = {g.value:.3f} ± {g.stderr:.3f} (n {g.window[0]}..{g.window[1]})",  # noqa: E501
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("context length n (tokens)")
+    ax.set_ylabel("H_n (nats)")
+    ax.set_title(
+        f"{res.corpus.get('source', '')}: {res.train_tokens:,} training tokens, "
+        f"H_0 = {res.estimate[0]:.3f}",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7)
+    gap = (res.upper - res.lower) / res.upper
+    ax2.plot(n, res.coverage, "o-", ms=3, label=f"coverage (context seen >= {res.coverage_k}x)")
+    ax2.plot(n, gap, "s-", ms=3, label="(upper - lower) / upper")
+    ax2.axhline(res.reliability_tol, color="0.5", ls=":", label="tolerance")
+    ax2.set_xlabel("context length n (tokens)")
+    ax2.set_ylim(-0.05, 1.05)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return Path(path)
