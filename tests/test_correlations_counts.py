@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from scalinglab.corpus import TokenCorpus
 from scalinglab.stats import _corr_count as cc
+from scalinglab.stats import _corr_shuffle as cs
 from scalinglab.stats._corr_linalg import spectrum
 from scalinglab.stats.correlations import count_pairs, covariance_norms
 
@@ -198,10 +199,10 @@ def test_shuffled_source_is_a_permutation_of_the_content():
     offsets = np.cumsum([0] + [d.size + 1 for d in docs[:-1]])
     x = np.concatenate([np.append(d, eod) for d in docs]).astype(np.uint16)
     layout = cc.Layout.build(x, v, offsets, eod, True)
-    counts = cc.content_counts(cc.ArraySource(x), layout, 64)
-    streamed = cc.ShuffledSource(x, layout, counts, [0, 1], 64)
+    counts = cs.content_counts(cc.ArraySource(x), layout, 64)
+    streamed = cs.ShuffledSource(x, layout, counts, [0, 1], 64)
     got = np.concatenate([streamed.segment(s, min(s + 50, x.size)) for s in range(0, x.size, 50)])
-    kept = cc.ShuffledSource(x, layout, counts, [0, 1], 64, materialize=True)
+    kept = cs.ShuffledSource(x, layout, counts, [0, 1], 64, materialize=True)
     np.testing.assert_array_equal(kept.segment(0, x.size), got)
     content = np.concatenate([np.ones(d.size, bool).tolist() + [False] for d in docs])
     np.testing.assert_array_equal(got[~content], x[~content])  # separators stay

@@ -40,14 +40,13 @@ from ._corr_count import (
     CountPlan,
     Layout,
     PairCounts,
-    ShuffledSource,
     TokenSource,
-    content_counts,
     count_pairs,
 )
 from ._corr_fit import BrokenPowerLaw, PowerLawFit, fit_power_law
 from ._corr_linalg import _bootstrap_replicates, covariance_norms, spectrum
 from ._corr_result import CorrelationResult, _fit_text
+from ._corr_shuffle import ShuffledSource, content_counts
 from .config import (
     MAX_LAGS,
     CorrelationConfig,
