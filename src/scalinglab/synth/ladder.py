@@ -79,7 +79,11 @@ def _context_groups(tokens: np.ndarray, ctx: int, vocab: int) -> tuple[np.ndarra
 
 @dataclass
 class KGramModel(SegmentSampler):
-    """The empirical k-gram model of a token stream (context of k - 1 tokens)."""
+    """The empirical k-gram model of a token stream (context of k - 1 tokens).
+
+    :meth:`sample` draws independent segments of the k-gram chain and returns the
+    tokens, the segment offsets and the number of restarts at dead-end contexts.
+    """
 
     tokens: np.ndarray
     order: int
