@@ -274,9 +274,9 @@ class EntropyConfig:
     coverage_k: int = _opt(10, "A held-out context is covered when seen k times in training.")
     gamma_window: tuple[int, int] | None = _opt(None, "n window lo,hi for gamma.")
     fit_offset: bool = _opt(False, "Also fit H_n - H_inf ~ n^-gamma with H_inf free.")
-    entropy_from: str | tuple[tuple[int, float], ...] | None = _opt(
-        None, "Per-position losses of a model (upper bounds)."
-    )
+    entropy_from: (
+        str | os.PathLike[str] | Mapping[int, float] | tuple[tuple[int, float], ...] | None
+    ) = _opt(None, "Per-position losses of a model (upper bounds).")
     n_boot: int = _opt(1000, "Bootstrap replicates.")
     seed: int = _opt(0, "Random seed.")
     max_tokens: int = _opt(DEFAULT_MAX_TOKENS, "Subsample larger training splits by documents.")
@@ -359,8 +359,8 @@ def check_split_sizes(n_train: int, n_heldout: int, max_n: int) -> None:
 
 
 def build_config(cls: type[Any], config: Any, settings: dict[str, Any], what: str) -> Any:
-    """``config`` (or the defaults) with ``settings`` applied; None settings are skipped
-    only where the field's default is None too."""
+    """The config an engine runs with: ``config`` (or the defaults) with the keyword
+    ``settings`` replacing its values; checked by the config itself."""
     if config is not None and not isinstance(config, cls):
         raise UserError(f"{what} config must be a {cls.__name__}, got {type(config).__name__}")
     if config is None:
