@@ -47,6 +47,9 @@ def test_configs_resolve_their_defaults_and_are_json():
     assert json.loads(json.dumps(d)) == d and json.loads(json.dumps(e.to_dict())) == e.to_dict()
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.seed = 3  # type: ignore[misc]
+    # equal settings are equal keys, also after dataclasses.replace
+    assert hash(c) == hash(CorrelationConfig(lags=(1, 2, 3, 4), beta_window=(1, 3)))
+    assert dataclasses.replace(e, seed=1) != e and dataclasses.replace(e, seed=0) == e
     # a losses mapping is checked and kept as sorted pairs; its JSON form is {n: loss}
     m = EntropyConfig(max_n=4, entropy_from={2: 1.5, 1: 2.0})  # type: ignore[arg-type]
     assert m.entropy_from == ((1, 2.0), (2, 1.5)) and m.external_losses == {1: 2.0, 2: 1.5}
@@ -123,6 +126,7 @@ def test_measure_writes_both_and_matches_the_engines(markov_tokens, tmp_path):
     names = {"correlations.json", "correlations.png", "entropy.json", "entropy.png"}
     assert {p.name for p in out.iterdir()} == names == {p.name for p in m.written}
     assert m.corpus["tokens"] == markov_tokens.size
+    assert m.correlation_config is cc and m.entropy_config is ec
     alone = sl.stats.correlations(markov_tokens, config=cc, progress=False)
     np.testing.assert_array_equal(m.correlations.operator_norm, alone.operator_norm)
     ent = sl.stats.entropy(markov_tokens, config=ec, progress=False)

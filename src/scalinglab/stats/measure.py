@@ -25,12 +25,16 @@ __all__ = ["Measurement", "measure"]
 class Measurement:
     """The results of :func:`measure` (None for a statistic that was not asked for).
 
-    ``written`` lists the files written into ``out``.
+    ``correlation_config`` / ``entropy_config`` are the settings each was measured
+    with (their ``to_dict()`` is a cache key); ``written`` lists the files written
+    into ``out``.
     """
 
     corpus: dict[str, Any]
     correlations: CorrelationResult | None = None
     entropy: EntropyResult | None = None
+    correlation_config: CorrelationConfig | None = None
+    entropy_config: EntropyConfig | None = None
     written: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,7 +132,7 @@ def measure(
     if ec is not None:
         ec.check(c)
     out_p = make_out_dir(out) if out is not None else None
-    m = Measurement(corpus=c.describe())
+    m = Measurement(corpus=c.describe(), correlation_config=cc, entropy_config=ec)
     if cc is not None:
         assert lags is not None
         m.correlations = run_correlations(c, cc, lags, progress=progress)
