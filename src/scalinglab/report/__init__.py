@@ -1,1 +1,3 @@
 """scalinglab.report"""
+
+from .html import html as html  # sl.report.html(dirs, out): the one-page HTML report
