@@ -92,8 +92,11 @@ def _plain_log_ticks(fig: Any) -> None:
                 continue
             axis.set_major_formatter(FuncFormatter(_tick))
             lo, hi = sorted(lim)
-            wide = lo > 0 and np.log10(hi / lo) > 1.3
-            axis.set_minor_formatter(NullFormatter() if wide else FuncFormatter(_minor_tick))
+            span = np.log10(hi / lo) if lo > 0 else np.inf
+            if span > 1.3:
+                axis.set_minor_formatter(NullFormatter())
+            else:  # under a decade or so the minor ticks carry the labels
+                axis.set_minor_formatter(FuncFormatter(_tick if span < 0.5 else _minor_tick))
 
 
 def _svg(fig: Any, name: str) -> bytes:
@@ -205,7 +208,10 @@ def entropies(
     keep = n >= 1  # log axis: H_0 is the unigram entropy, drawn at no n
     if rel is not None and rel.size == n.size and (rel & keep).any():
         r = n[rel & keep]
-        ax.axvspan(r.min(), r.max(), color="tab:green", alpha=0.12, label="reliable window")
+        # a window of one n is drawn as that n +- 10% (it would have no width)
+        ax.axvspan(
+            r.min() / 1.1, r.max() * 1.1, color="tab:green", alpha=0.12, label="reliable window"
+        )
     if up.size == n.size and lo.size == n.size:
         ax.fill_between(n[keep], lo[keep], up[keep], color="tab:blue", alpha=0.2, label="bounds")
     ax.plot(

@@ -170,6 +170,25 @@ def _print_alpha(con: Any, alpha: dict[str, Any]) -> None:
     con.print(f"alpha_D measured:  [bold]{_fmt(m)}[/]{where}")
 
 
+@report_app.command("html")
+def html_cmd(
+    dirs: Annotated[list[Path], typer.Argument(help="Result directories (any mix of verbs).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("report"),
+) -> None:
+    """One self-contained page (OUT/index.html, figures in OUT/figures/) of any mix of
+    predict, stats, sweep, validate, report collapse and fit output directories.
+
+    Example: scalinglab report html pred sweep-out --out report
+    """
+    import shlex
+    import sys
+
+    from .html import html
+
+    rep = html(dirs, out, command=shlex.join(["scalinglab", *sys.argv[1:]]))
+    typer.echo(f"{len(rep.sections)} sections from {len(rep.inputs)} files -> {rep.path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``report`` group to the scalinglab app."""
     app.add_typer(report_app, name="report")

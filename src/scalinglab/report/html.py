@@ -466,8 +466,9 @@ def _collapse(inputs: Inputs, images: list[_Image]) -> _Section:
         png = _png_beside(r, "collapse.png")
         if png is not None:
             png.name, png.caption = f"collapse_{i}.png", f"Collapse of L_n n^gamma ({lab})"
-            s.images.append(png)
-        s.images.append(_svg_image(F.collapse(d, f"collapse_grid_{i}"), lab))
+            s.images.append(png)  # collapse's own figure holds the grid too
+        else:
+            s.images.append(_svg_image(F.collapse(d, f"collapse_grid_{i}"), lab))
         g, b = d["at_given"] or {}, d["best_on_grid"] or {}
         rows = [
             [
@@ -541,18 +542,25 @@ def _fits(inputs: Inputs, images: list[_Image]) -> _Section:
 def _warnings(inputs: Inputs) -> _Section:
     s = _Section("warnings", SECTIONS["warnings"])
     rows: list[list[str]] = []
+    every = [
+        (r, str(w))
+        for r in inputs.results
+        if isinstance(r.doc.get("warnings"), list)
+        for w in r.doc["warnings"]
+    ]
+    # predict passes on its statistics' warnings and validate those of its predict and
+    # sweep, each as "label: text": show the passed-on one (it says where it comes from).
+    relayed = {text_of(w) for _, w in every}
     seen: set[tuple[str, str]] = set()
-    for r in inputs.results:
-        ws = r.doc.get("warnings")
-        if not isinstance(ws, list):
+    for r, w in every:
+        text = text_of(w)
+        if any(t != text and t.endswith(": " + text) for t in relayed):
             continue
-        for w in ws:
-            w = str(w)
-            key = (str(r.path.parent.resolve()), text_of(w))
-            if key in seen:  # predict repeats its statistics' warnings
-                continue
-            seen.add(key)
-            rows.append([f"{_label(r, inputs)}/{r.path.name}", code_of(w) or "", text_of(w)])
+        key = (str(r.path.parent.resolve()), text)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append([f"{_label(r, inputs)}/{r.path.name}", code_of(w) or "", text])
     if rows:
         s.tables.append(_Table(["from", "code", "warning"], rows))
     return s
