@@ -25,7 +25,7 @@ def plot_sweep(sweep: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     from matplotlib.colors import LogNorm
 
     from .._io import atomic_path
-    from ..train.powerlaw import PowerLawFit
+    from ..fit.alpha import AlphaFit
 
     curve = sweep["curve"]
     P = np.asarray(curve["P"], dtype=float)
@@ -59,7 +59,7 @@ def plot_sweep(sweep: dict[str, Any], path: str | os.PathLike[str]) -> Path:
         fit = sweep.get("alpha_D", {}).get(form)
         if not fit:
             continue
-        f = PowerLawFit(**{k: v for k, v in fit.items() if k != "equation"})
+        f = AlphaFit(**{k: v for k, v in fit.items() if k != "equation"})
         lo, hi = f.alpha_ci95
         ci = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
         extra = f", E={f.E:.2f}" if form == "with_offset" else ""

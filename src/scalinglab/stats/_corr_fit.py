@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..fit.powerlaw import fit_power_law as _fit
 
 
 @dataclass
@@ -132,37 +133,6 @@ def _intlike(x: float) -> float | int:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _slope_weights(t: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Linear maps giving the WLS slope and intercept of ``z`` on ``t``: ``slope = c @ z``."""
-    sw = w.sum()
-    tbar = (w * t).sum() / sw
-    d = t - tbar
-    sxx = (w * d * d).sum()
-    c_slope = w * d / sxx
-    c_icpt = w / sw - tbar * c_slope
-    return c_slope, c_icpt
-
-
-def _wls_predict(t: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
-    c_slope, c_icpt = _slope_weights(t, w)
-    return (c_icpt @ z) + (c_slope @ z) * t
-
-
-def _scatter2(t: np.ndarray, z: np.ndarray, rel2: np.ndarray, dof: int) -> float:
-    """``tau^2`` solving ``sum_i r_i^2 / (s_i^2 + tau^2) = dof`` (Paule-Mandel)."""
-    from scipy.optimize import brentq
-
-    def excess(tau2: float) -> float:
-        w = 1.0 / (rel2 + tau2)
-        r = z - _wls_predict(t, z, w)
-        return float((w * r * r).sum()) - dof
-
-    hi = max(float(np.var(z)), 1e-12)
-    while excess(hi) > 0:
-        hi *= 4
-    return float(brentq(excess, 0.0, hi, xtol=1e-14, rtol=1e-10))
-
-
 def fit_power_law(
     x: Any,
     y: Any,
@@ -195,10 +165,12 @@ def fit_power_law(
     ``replicates`` (an ``n_boot x len(x)`` array of replicates of ``y``, e.g. a
     block bootstrap shared by every ``x`` so that correlations between points
     are kept), else a parametric bootstrap ``log y* = log y + s e`` with
-    ``e ~ N(0, 1)``, else a residual bootstrap; with ``tau > 0`` every replicate
-    also gets independent scatter ``tau e``. Each replicate is refitted with the
-    same weights; ``stderr`` is the standard deviation of the refitted
-    exponents and ``ci95`` their 2.5 and 97.5 percentiles.
+    ``e ~ N(0, 1)``, else a residual bootstrap (centred residuals scaled by
+    ``sqrt(k / (k - 2))``); with ``tau > 0`` every replicate also gets
+    independent scatter ``tau e``. Each replicate is refitted with the same
+    weights; ``stderr`` is the standard deviation of the refitted exponents and
+    ``ci95`` their 2.5 and 97.5 percentiles. The fit and the bootstrap are
+    :func:`scalinglab.fit.powerlaw.fit_power_law` (``scatter=True``).
 
     With ``detect_break`` a continuous two-slope model (a hinge at one of the
     interior points, at least ``break_min_side`` points on each side) is
@@ -251,72 +223,54 @@ def fit_power_law(
         raise UserError(
             f"a power-law fit needs at least {min_points} positive points{where}, got {idx.size}"
         )
-    xs, ys = x[idx], y[idx]
-    t, z = np.log(xs), np.log(ys)
-    if np.ptp(t) == 0:
+    if np.ptp(x[idx]) == 0:
         raise UserError("a power-law fit needs at least two distinct x values")
-    rel2 = None
-    if sig is not None:
-        rel = sig[idx] / ys
-        good = np.isfinite(rel) & (rel > 0)
-        fill = np.median(rel[good]) if good.any() else 1.0
-        rel2 = np.where(good, rel, fill) ** 2
-    dof = idx.size - 2
-    w0 = 1.0 / rel2 if rel2 is not None else np.ones_like(t)
-    resid0 = z - _wls_predict(t, z, w0)
-    chi2_dof = float((w0 * resid0**2).sum() / dof) if dof > 0 else None
-    tau2 = 0.0
-    if rel2 is not None and chi2_dof is not None and chi2_dof > 1:
-        tau2 = _scatter2(t, z, rel2, dof)
-    w = 1.0 / (rel2 + tau2) if rel2 is not None else w0
-    c_slope, c_icpt = _slope_weights(t, w)
-    slope, icpt = float(c_slope @ z), float(c_icpt @ z)
-    resid = z - (icpt + slope * t)
-    sxx = float((w * (t - (w * t).sum() / w.sum()) ** 2).sum())
-    chi2_w = float((w * resid**2).sum() / dof) if dof > 0 else 1.0
-    # With standard errors the residual scale is at least the one they imply (chi2 >= 1);
-    # without them the weights are 1 and the scale is the residual variance itself.
-    scale2 = max(chi2_w, 1.0) if rel2 is not None else chi2_w
-    fit_se = float(np.sqrt(scale2 / sxx)) if sxx > 0 and dof > 0 else None
-
-    rel = np.sqrt(rel2) if rel2 is not None else None
-    zs, method = _replicate_logs(z, rel, resid, replicates, idx, n_boot, seed)
-    zr = zs
-    if tau2 > 0:
-        noise = np.random.default_rng([seed, 0x7A0]).standard_normal(zs.shape)
-        zr = zs + np.sqrt(tau2) * noise
-        method += "; plus the scatter about the power law (tau)"
-    slopes = zr @ c_slope if zr.shape[0] else np.zeros(0)
-    beta = -slope
-    stderr = float(np.std(slopes, ddof=1)) if slopes.size >= 2 else None
-    se_samp = float(np.std(zs @ c_slope, ddof=1)) if zs.shape[0] >= 2 else None
-    ci = (
-        (float(np.percentile(-slopes, 2.5)), float(np.percentile(-slopes, 97.5)))
-        if slopes.size >= 2
-        else None
+    reps = None
+    if replicates is not None:
+        reps = np.asarray(replicates, float)
+        if reps.ndim != 2 or reps.shape[1] <= idx.max():
+            raise UserError("replicates must be an (n_boot, len(x)) array")
+        reps = reps[:, idx]
+    mode = "replicates" if reps is not None else "noise" if sig is not None else "residual"
+    pl = _fit(
+        x[idx],
+        y[idx],
+        None if sig is None else sig[idx],
+        scatter=sig is not None,
+        bootstrap=mode,
+        n_boot=n_boot,
+        seed=seed,
+        replicates=reps,
     )
+    ci = pl.ci()
     fit = PowerLawFit(
-        value=float(beta),
-        stderr=stderr,
+        value=pl.exponent,
+        stderr=pl.stderr(),
         ci95=ci,
-        window=(float(xs[0]), float(xs[-1])),
-        amplitude=float(np.exp(icpt)),
-        n_points=int(idx.size),
-        chi2_dof=chi2_dof,
-        scatter=float(np.sqrt(tau2)) if rel2 is not None else None,
-        stderr_sampling=se_samp,
-        fit_stderr=fit_se,
-        n_boot=int(slopes.size),
-        method=f"weighted least squares of log y on log x; {method}",
+        window=pl.window,
+        amplitude=pl.amplitude,
+        n_points=pl.n_points,
+        chi2_dof=pl.chi2_dof,
+        scatter=pl.scatter,
+        stderr_sampling=(
+            float(np.std(pl.boot_exponent_sampling, ddof=1))
+            if pl.boot_exponent_sampling is not None and pl.boot_exponent_sampling.size >= 2
+            else None
+        ),
+        fit_stderr=pl.fit_stderr,
+        n_boot=pl.n_boot,
+        method=f"weighted least squares of log y on log x; {pl.bootstrap}",
     )
     if detect_break and idx.size >= 2 * break_min_side - 1:
+        w0 = 1.0 / pl.log_sigma**2 if pl.log_sigma is not None else np.ones(idx.size)
+        zs = pl.boot_logy if pl.boot_logy is not None else np.zeros((0, idx.size))
         fit.broken = _find_break(
             x,
             y,
             sig,
             idx,
-            t,
-            z,
+            np.log(pl.x),
+            np.log(pl.y),
             w0,
             zs,
             replicates,
@@ -327,25 +281,6 @@ def fit_power_law(
             min_change=break_min_change,
         )
     return fit
-
-
-def _replicate_logs(z, rel, resid, replicates, idx, n_boot, seed) -> tuple[np.ndarray, str]:
-    """Bootstrap replicates of ``log y`` over the window (rows), and how they were made."""
-    if replicates is not None:
-        rep = np.asarray(replicates, float)
-        if rep.ndim != 2 or rep.shape[1] <= idx.max():
-            raise UserError("replicates must be an (n_boot, len(x)) array")
-        rep = rep[:, idx]
-        ok = np.all(np.isfinite(rep) & (rep > 0), axis=1)
-        return np.log(rep[ok]), f"bootstrap over {int(ok.sum())} supplied replicates"
-    rng = np.random.default_rng(seed)
-    if rel is not None:
-        return z + rel * rng.standard_normal((n_boot, z.size)), (
-            f"parametric bootstrap ({n_boot} replicates) from the standard errors"
-        )
-    fitted = z - resid
-    draws = rng.integers(0, z.size, size=(n_boot, z.size))
-    return fitted + resid[draws], f"residual bootstrap ({n_boot} replicates)"
 
 
 def _hinge_design(t: np.ndarray, tb: float) -> np.ndarray:

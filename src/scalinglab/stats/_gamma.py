@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +9,10 @@ import numpy as np
 
 from .._io import _jsonable
 from ..errors import UserError
+from ..fit.powerlaw import fit_power_law
+
+#: Bounds of gamma in the offset form.
+GAMMA_BOUNDS = (1e-4, 20.0)
 
 __all__ = ["GammaFit", "fit_gamma", "parse_window"]
 
@@ -90,39 +93,6 @@ def parse_window(text: str | tuple[int, int] | list[int] | None) -> tuple[int, i
     return lo, hi
 
 
-def _power_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least squares of ``log y = a - gamma log x`` for every row of ``y``; returns (gamma, a)."""
-    lx = np.log(x)
-    X = np.column_stack([np.ones_like(lx), -lx])
-    coef = np.linalg.lstsq(X, np.log(y).T, rcond=None)[0]
-    return coef[1], coef[0]
-
-
-def _offset_fit(
-    x: np.ndarray, y: np.ndarray, start: tuple[float, float] | None = None
-) -> tuple[float, float, float, np.ndarray]:
-    """Fit ``log y = log(h_inf + A x^-gamma)``; returns (gamma, A, h_inf, residuals).
-
-    ``start`` is an initial (gamma, h_inf).
-    """
-    from scipy.optimize import least_squares
-
-    ymin = float(y.min())
-    g0, _ = _power_fit(x, y)
-    p0 = start or (float(np.clip(g0, 0.05, 5.0)), 0.5 * ymin)
-    x0 = np.array([p0[0], math.log(max(ymin - p0[1], 1e-6) * x.min() ** p0[0]), p0[1]])
-
-    def resid(p):
-        g, la, hinf = p
-        return np.log(hinf + np.exp(la) * x ** (-g)) - np.log(y)
-
-    hi_inf = ymin * (1 - 1e-9)
-    x0[2] = min(max(x0[2], 0.0), hi_inf * 0.999)
-    r = least_squares(resid, x0, bounds=([1e-4, -50.0, 0.0], [20.0, 50.0, hi_inf]))
-    g, la, hinf = r.x
-    return float(g), float(math.exp(la)), float(hinf), r.fun
-
-
 def fit_gamma(
     n: np.ndarray,
     h: np.ndarray,
@@ -155,7 +125,9 @@ def fit_gamma(
     Notes
     -----
     The value is the least-squares fit of ``log H_n = log A - gamma log n`` (the
-    published procedure), or of ``log H_n = log(H_inf + A n^-gamma)``. Each
+    published procedure), or of ``log H_n = log(H_inf + A n^-gamma)`` (``0 <=
+    H_inf < min H_n``, ``gamma`` in :data:`GAMMA_BOUNDS`), both by
+    :func:`scalinglab.fit.powerlaw.fit_power_law` (unweighted). Each
     bootstrap replicate refits ``log H*_n = fit_n + e*_n + d_n``, with ``e*``
     drawn with replacement from the residuals (scaled by ``sqrt(k / (k - p))``
     for ``k`` points and ``p`` parameters: lack of fit) and ``d_n ~ N(0,
@@ -177,53 +149,41 @@ def fit_gamma(
         )
     if np.any(y <= 0):
         raise UserError(f"gamma fit needs positive entropies; n = {lo}..{hi} has H_n <= 0")
-    s = np.zeros_like(y) if sigma is None else np.nan_to_num(np.asarray(sigma, float)[sel])
-    rng = np.random.default_rng(seed)
-    k = x.size
-    h_inf: float | None
-    if not offset:
-        g_fit, a = _power_fit(x, y)
-        g = float(g_fit)
-        fitted = a - g * np.log(x)
-        res = np.log(y) - fitted
-        p = 2
-    else:
-        g, amp, hinf, res = _offset_fit(x, y)
-        fitted = np.log(y) + res
-        res = -res
-        p = 3
-    scale = math.sqrt(k / (k - p)) if k > p else 0.0
-    draws = rng.integers(0, k, size=(n_boot, k))
-    ystar = fitted[None, :] + scale * (res - res.mean())[draws]
-    ystar = ystar + rng.standard_normal((n_boot, k)) * (s / y)[None, :]
-    if not offset:
-        gb, _ = _power_fit(x, np.exp(ystar))
-        hb = None
-        method = "log-log least squares of H_n = A n^-gamma"
-        h_inf = None
-        amp = float(math.exp(a))
-    else:
-        refits = [_offset_fit(x, np.exp(row), start=(g, hinf)) for row in ystar]
-        gb = np.array([r[0] for r in refits])
-        hb = np.array([r[2] for r in refits])
-        method = "least squares of log H_n = log(H_inf + A n^-gamma)"
-        h_inf = hinf
-    q = np.percentile(gb, [2.5, 97.5])
-    fit = GammaFit(
-        value=float(g),
-        stderr=float(np.std(gb, ddof=1)),
-        ci95=(float(q[0]), float(q[1])),
+    sig = None if sigma is None else np.asarray(sigma, float)[sel]
+    fit = fit_power_law(
+        x,
+        y,
+        sig,
+        offset=offset,
+        weight=False,
+        exponent_bounds=GAMMA_BOUNDS,
+        bootstrap="residual+noise",
+        n_boot=n_boot,
+        seed=seed,
+    )
+    method = (
+        "least squares of log H_n = log(H_inf + A n^-gamma)"
+        if offset
+        else "log-log least squares of H_n = A n^-gamma"
+    )
+    nan = float("nan")
+    out = GammaFit(
+        value=fit.exponent,
+        stderr=_or_nan(fit.stderr()),
+        ci95=fit.ci() or (nan, nan),
         window=(lo, hi),
-        n_points=k,
-        amplitude=float(amp),
+        n_points=fit.n_points,
+        amplitude=fit.amplitude,
         method=method,
         n_boot=int(n_boot),
-        residual_rms=float(np.sqrt(np.mean(res**2))),
+        residual_rms=fit.rms_log_residual,
     )
-    if hb is not None:
-        assert h_inf is not None  # both come from the offset fit
-        qh = np.percentile(hb, [2.5, 97.5])
-        fit.h_inf = float(h_inf)
-        fit.h_inf_stderr = float(np.std(hb, ddof=1))
-        fit.h_inf_ci95 = (float(qh[0]), float(qh[1]))
-    return fit
+    if offset:
+        out.h_inf = fit.offset
+        out.h_inf_stderr = _or_nan(fit.stderr("offset"))
+        out.h_inf_ci95 = fit.ci("offset")
+    return out
+
+
+def _or_nan(v: float | None) -> float:
+    return float("nan") if v is None else v

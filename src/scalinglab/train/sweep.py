@@ -41,7 +41,7 @@ from .._io import read_json, write_json
 from .._progress import make_progress
 from ..corpus.core import TokenCorpus, load
 from ..errors import UserError
-from .powerlaw import ALPHA_LIMIT, PowerLawFit, fit_power_law
+from ..fit.alpha import ALPHA_LIMIT, AlphaFit, fit_alpha
 
 RUN_FORMAT = 1
 #: TrainConfig fields that change where or how fast a run executes but not its result.
@@ -429,10 +429,10 @@ def _fit_curve(
             "left out"
         )
         keep &= conv
-    fits: dict[str, PowerLawFit | None] = {}
+    fits: dict[str, AlphaFit | None] = {}
     for form, offset in (("no_offset", False), ("with_offset", True)):
         try:
-            fits[form] = fit_power_law(P[keep], L[keep], offset=offset, n_boot=n_boot)
+            fits[form] = fit_alpha(P[keep], L[keep], offset=offset, n_boot=n_boot)
         except UserError as e:
             fits[form] = None
             warnings.append(f"alpha_D ({form.replace('_', ' ')}): {e}")

@@ -179,7 +179,7 @@ def compare(
     pred: dict[str, Any], sweep: dict[str, Any], *, n_boot: int = 1000
 ) -> tuple[dict[str, Any], list[str]]:
     """Predicted (a prediction.json) against measured (a sweep.json): the validation blocks."""
-    from ..train.powerlaw import fit_power_law
+    from ..fit.alpha import fit_alpha
 
     warnings: list[str] = []
     curve = sweep["curve"]
@@ -229,7 +229,7 @@ def compare(
     else:
         i_max, fit_mask = -1, good
     if fit_mask.sum() >= 3:
-        f = fit_power_law(P[fit_mask], L[fit_mask], n_boot=min(n_boot, 200))
+        f = fit_alpha(P[fit_mask], L[fit_mask], n_boot=min(n_boot, 200))
         pm = float(f.predict(P[i_max]))
         extrap = {
             "fit_window": [int(P[fit_mask].min()), int(P[fit_mask].max())],
