@@ -73,14 +73,39 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _write_sweep(root / "sweep", pred.corpus)
     _write_validation(root / "validate", pred.to_dict(), root / "sweep", hash_)
     # real collapse of the sweep at known exponents, real fit of a known law
-    r = run_cli(["report", "collapse", str(root / "sweep"), "--beta", "0.8", "--gamma", "0.16",
-                 "--out", str(root / "collapse")])  # fmt: skip
+    r = run_cli(
+        [
+            "report",
+            "collapse",
+            str(root / "sweep"),
+            "--beta",
+            "0.8",
+            "--gamma",
+            "0.16",
+            "--out",
+            str(root / "collapse"),
+        ]
+    )
     assert r.returncode == 0, r.stderr
     x = np.geomspace(1e3, 1e6, 12)
     rows = "\n".join(f"{v:.6g},{0.5 + 4 * v**-0.3:.6g}" for v in x)
     (root / "runs.csv").write_text("D,loss\n" + rows + "\n")
-    r = run_cli(["fit", str(root / "runs.csv"), "--x", "D", "--y", "loss", "--form",
-                 "power_law_offset", "--bootstrap", "0", "--out", str(root / "fit")])  # fmt: skip
+    r = run_cli(
+        [
+            "fit",
+            str(root / "runs.csv"),
+            "--x",
+            "D",
+            "--y",
+            "loss",
+            "--form",
+            "power_law_offset",
+            "--bootstrap",
+            "0",
+            "--out",
+            str(root / "fit"),
+        ]
+    )
     assert r.returncode == 0, r.stderr
     return {k: root / k for k in ("predict", "sweep", "validate", "collapse", "fit")}
 
@@ -92,25 +117,56 @@ def _write_sweep(out: Path, corpus: dict) -> None:
     n = list(range(1, 17))
     per_pos = [[loss * (1 + 0.5 * k**-0.5) / 1.5 for k in n] for loss in L]
     runs = [
-        {"run_id": f"P{p}-T16-s0", "format": RUN_FORMAT, "P": p, "context": 16, "seed": 0,
-         "lr": 0.01, "best_val_loss": loss, "converged": True}
+        {
+            "run_id": f"P{p}-T16-s0",
+            "format": RUN_FORMAT,
+            "P": p,
+            "context": 16,
+            "seed": 0,
+            "lr": 0.01,
+            "best_val_loss": loss,
+            "converged": True,
+        }
         for p, loss in zip(P, L, strict=True)
-    ]  # fmt: skip
-    fit = {"form": "no_offset", "alpha": ALPHA, "alpha_stderr": 0.002,
-           "alpha_ci95": [ALPHA - 0.004, ALPHA + 0.004], "A": 3.0, "E": 0.0, "P0": 4096.0,
-           "window": [P[0], P[-1]], "n_points": len(P), "equation": "L = A (P/P0)^-alpha"}  # fmt: skip
+    ]
+    fit = {
+        "form": "no_offset",
+        "alpha": ALPHA,
+        "alpha_stderr": 0.002,
+        "alpha_ci95": [ALPHA - 0.004, ALPHA + 0.004],
+        "A": 3.0,
+        "E": 0.0,
+        "P0": 4096.0,
+        "window": [P[0], P[-1]],
+        "n_points": len(P),
+        "equation": "L = A (P/P0)^-alpha",
+    }
     doc = {
         "runs": runs,
         "grid": {"P": P, "contexts": [16], "lrs": [0.01], "seeds": [0]},
-        "curve": {"P": P, "loss": L, "stderr": [0.01] * len(P), "context": [16] * len(P),
-                  "lr": [0.01] * len(P), "seeds": [1] * len(P), "converged": [True] * len(P)},
-        "per_position": [{"context": 16, "n": n, "P": P, "loss": per_pos,
-                          "stderr": [[0.01] * len(n)] * len(P)}],
-        "alpha_D": {"value": ALPHA, "stderr": 0.002, "ci95": fit["alpha_ci95"],
-                    "window": fit["window"], "form": "no_offset", "no_offset": fit},
+        "curve": {
+            "P": P,
+            "loss": L,
+            "stderr": [0.01] * len(P),
+            "context": [16] * len(P),
+            "lr": [0.01] * len(P),
+            "seeds": [1] * len(P),
+            "converged": [True] * len(P),
+        },
+        "per_position": [
+            {"context": 16, "n": n, "P": P, "loss": per_pos, "stderr": [[0.01] * len(n)] * len(P)}
+        ],
+        "alpha_D": {
+            "value": ALPHA,
+            "stderr": 0.002,
+            "ci95": fit["alpha_ci95"],
+            "window": fit["window"],
+            "form": "no_offset",
+            "no_offset": fit,
+        },
         "corpus": corpus,
         "warnings": ["[sweep-still-improving] a made-up warning to show"],
-    }  # fmt: skip
+    }
     out.mkdir(parents=True)
     (out / "sweep.json").write_text(json.dumps(doc))
 
@@ -122,14 +178,23 @@ def _write_validation(out: Path, pred: dict, sweep_dir: Path, hash_: str | None)
         "corpus": pred["corpus"],
         "predicted": {"alpha_D": pred["alpha_D"], "beta": pred["beta"], "gamma": pred["gamma"]},
         "measured": {"alpha_D": sweep["alpha_D"], "curve": sweep["curve"]},
-        "agreement": {"measured_minus_predicted": 0.01, "combined_stderr": 0.02, "z": 0.5,
-                      "intervals_overlap": True, "agree": True, "rule": "overlap"},
-        "levels": {"P": P, "measured": sweep["curve"]["loss"],
-                   "predicted": [v * 1.05 for v in sweep["curve"]["loss"]],
-                   "max_abs_relative_error": 0.05},
+        "agreement": {
+            "measured_minus_predicted": 0.01,
+            "combined_stderr": 0.02,
+            "z": 0.5,
+            "intervals_overlap": True,
+            "agree": True,
+            "rule": "overlap",
+        },
+        "levels": {
+            "P": P,
+            "measured": sweep["curve"]["loss"],
+            "predicted": [v * 1.05 for v in sweep["curve"]["loss"]],
+            "max_abs_relative_error": 0.05,
+        },
         "verdict": "predicted and measured alpha_D agree (a written example)",
         "warnings": ["[validate-example] a made-up validation warning"],
-    }  # fmt: skip
+    }
     out.mkdir(parents=True)
     (out / "validation.json").write_text(json.dumps(doc))
 
@@ -190,8 +255,14 @@ def test_missing_inputs_drop_their_sections(results, tmp_path):
     assert rep.path.name == "report.html"
     # predict's power-law corpus warns (close singular values, an extrapolated curve)
     assert rep.sections == [
-        "summary", "exponents", "curve", "correlations", "entropy", "warnings", "provenance"
-    ]  # fmt: skip
+        "summary",
+        "exponents",
+        "curve",
+        "correlations",
+        "entropy",
+        "warnings",
+        "provenance",
+    ]
     text = rep.path.read_text()
     for gone in ("sweep", "validation", "collapse", "fits"):
         assert f'id="{gone}"' not in text
@@ -253,8 +324,9 @@ def test_bad_input_is_one_line_exit_2_nothing_written(results, tmp_path, case):
 
 def test_cli_writes_index_and_figures(results, tmp_path):
     out = tmp_path / "r"
-    r = run_cli(["report", "html", str(results["validate"]), str(results["collapse"]),
-                 "--out", str(out)])  # fmt: skip
+    r = run_cli(
+        ["report", "html", str(results["validate"]), str(results["collapse"]), "--out", str(out)]
+    )
     assert r.returncode == 0, r.stderr
     assert (out / "index.html").is_file() and any((out / "figures").iterdir())
     text = (out / "index.html").read_text()

@@ -66,14 +66,14 @@ _SUPERSCRIPT = str.maketrans(
 
 
 def _tick(v: float, _pos: Any = None) -> str:
-    """A log-axis tick label in plain text (10⁴ for decades, 0.2 or 3e+05 otherwise).
+    """A log-axis tick label in plain text (0.1 to 100 as such, 10⁴ for other decades).
 
     Plain text instead of Matplotlib's mathtext keeps a figure at tens of milliseconds.
     """
     if v <= 0 or not np.isfinite(v):
         return ""
     e = np.log10(v)
-    if abs(e - round(e)) < 1e-9:
+    if abs(e - round(e)) < 1e-9 and not -1 <= round(e) <= 2:
         return "10" + str(int(round(e))).translate(_SUPERSCRIPT)
     return f"{v:.3g}"
 
@@ -92,10 +92,13 @@ def _plain_log_ticks(fig: Any) -> None:
                 continue
             axis.set_major_formatter(FuncFormatter(_tick))
             lo, hi = sorted(lim)
-            span = np.log10(hi / lo) if lo > 0 else np.inf
-            if span > 1.3:
+            if lo <= 0:
+                continue
+            span = np.log10(hi / lo)
+            decades = np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) + 1  # labelled majors
+            if decades >= 2:
                 axis.set_minor_formatter(NullFormatter())
-            else:  # under a decade or so the minor ticks carry the labels
+            else:  # one decade label or none: the minor ticks carry labels too
                 axis.set_minor_formatter(FuncFormatter(_tick if span < 0.5 else _minor_tick))
 
 

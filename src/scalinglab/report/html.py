@@ -217,7 +217,8 @@ def _exp_row(source: str, name: str, d: dict[str, Any], unit: str) -> list[str]:
         _ci(d.get("ci95")),
         _window(d.get("window"), unit),
         _int(d.get("n_points")),
-        str(d.get("fitted_on") or d.get("method") or ""),
+        # the first clause of the method: the whole of it is in the result's JSON
+        str(d.get("fitted_on") or d.get("method") or "").split("; ")[0],
     ]
 
 
