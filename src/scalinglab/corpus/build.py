@@ -322,5 +322,24 @@ def resolve(
     stem = DEFAULT_CORPUS if str(corpus) == DEFAULT_CORPUS else Path(str(corpus)).name
     target = cache_dir() / f"{stem}-{spec.replace(':', '').replace('/', '_')[:40]}-{key}"
     if is_corpus_dir(target):
-        return load(target)
+        try:
+            return load(target)
+        except UserError as e:
+            # A cache entry is never trusted when it fails the checks on load (a
+            # damaged disk, an edit, a writer older than the atomic rename): it is
+            # rebuilt from the source.
+            info(f"discarding the damaged cache entry {target} ({e})")
+            _discard(target)
+    elif target.exists():
+        _discard(target)  # a directory that is not a corpus: nothing in it can be trusted
     return tokenize(corpus, spec, target, **options)
+
+
+def _discard(target: Path) -> None:
+    """Remove a cache entry that cannot be trusted."""
+    import shutil
+
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        target.unlink(missing_ok=True)

@@ -243,34 +243,157 @@ def is_corpus_dir(path: str | os.PathLike[str]) -> bool:
     return p.is_dir() and (p / "meta.json").is_file() and (p / "tokens.bin").is_file()
 
 
-def load(path: str | os.PathLike[str]) -> TokenCorpus:
+def load(path: str | os.PathLike[str], *, check: bool = True) -> TokenCorpus:
     """Open a corpus directory written by ``scalinglab tokenize`` (memory-mapped).
+
+    Everything that can be checked cheaply and completely is checked first
+    (:func:`check_corpus`): meta.json's fields, the dtype, the length of
+    tokens.bin, every id below ``vocab_size`` (a chunked max over the memmap),
+    the document offsets and the held-out split. ``check=False`` skips the
+    scan over the ids (the structural checks always run).
 
     Raises
     ------
     UserError
-        When ``path`` is not a complete corpus directory.
+        When ``path`` is not a complete, consistent corpus directory; the
+        message names the file and the problem.
     """
     p = Path(path)
     if not p.exists():
         raise UserError(f"corpus not found: {p}")
     if not is_corpus_dir(p):
         raise UserError(f"not a token corpus (no meta.json/tokens.bin): {p}")
+    meta = _read_meta(p)
+    dtype = np.dtype(meta["dtype"]).newbyteorder("<")
+    n = int(meta["num_tokens"])
     try:
-        meta = read_json(p / "meta.json")
-        dtype = np.dtype(meta["dtype"]).newbyteorder("<")
-        n = int(meta["num_tokens"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise UserError(f"corrupt meta.json in {p}: {e}") from None
-    size = (p / "tokens.bin").stat().st_size
+        size = (p / "tokens.bin").stat().st_size
+    except OSError as e:
+        raise UserError(f"cannot read {p / 'tokens.bin'}: {e.strerror}") from None
     if size != n * dtype.itemsize:
-        raise UserError(f"{p}/tokens.bin has {size} bytes, meta.json says {n} x {dtype.itemsize}")
+        raise UserError(
+            f"corrupt corpus: {p / 'tokens.bin'} has {size} bytes, meta.json says "
+            f"{n} tokens x {dtype.itemsize} bytes (truncated or half-written?)"
+        )
     if n == 0:
         raise UserError(f"empty corpus: {p}")
+    if not os.access(p / "tokens.bin", os.R_OK):
+        raise UserError(f"cannot read {p / 'tokens.bin'}: permission denied")
     tokens = np.memmap(p / "tokens.bin", dtype=dtype, mode="r", shape=(n,))
-    offs_file = p / "doc_offsets.npy"
-    doc_offsets = np.load(offs_file) if offs_file.exists() else np.zeros(1, dtype=np.int64)
+    doc_offsets = _read_offsets(p, meta, n)
+    if check:
+        _check_ids(p, tokens, int(meta["vocab_size"]))
     return TokenCorpus(path=p.resolve(), tokens=tokens, meta=meta, doc_offsets=doc_offsets)
+
+
+#: Token ids scanned per step of the check that every id is below vocab_size.
+CHECK_CHUNK = 1 << 22
+
+
+def _read_meta(p: Path) -> dict[str, Any]:
+    """meta.json, with every field that loading relies on checked."""
+    where = p / "meta.json"
+    try:
+        meta = read_json(where)
+    except UnicodeDecodeError:
+        raise UserError(f"corrupt corpus: {where} is not UTF-8 text") from None
+    except ValueError as e:
+        raise UserError(f"corrupt corpus: {where} is not valid JSON ({e})") from None
+    except OSError as e:
+        raise UserError(f"cannot read {where}: {e.strerror}") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"corrupt corpus: {where} does not hold a JSON object")
+
+    def bad(what: str) -> UserError:
+        return UserError(f"corrupt corpus: {where}: {what}")
+
+    for key in ("vocab_size", "num_tokens", "dtype"):
+        if key not in meta:
+            raise bad(f"no {key!r}")
+    vs, n = meta["vocab_size"], meta["num_tokens"]
+    if isinstance(vs, bool) or not isinstance(vs, int) or not 0 < vs <= 2**32:
+        raise bad(f"vocab_size {vs!r} is not an integer in 1..2^32")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise bad(f"num_tokens {n!r} is not a non-negative integer")
+    if meta["dtype"] not in ("uint16", "uint32"):
+        raise bad(f"dtype {meta['dtype']!r} is neither uint16 nor uint32")
+    if vs > {"uint16": 2**16, "uint32": 2**32}[meta["dtype"]]:
+        raise bad(f"vocab_size {vs} does not fit dtype {meta['dtype']}")
+    tok = meta.get("tokenizer", {})
+    if not isinstance(tok, dict):
+        raise bad("tokenizer is not an object")
+    eod = tok.get("eod_token")
+    if eod is not None and (isinstance(eod, bool) or not isinstance(eod, int) or not 0 <= eod < vs):
+        raise bad(f"eod_token {eod!r} is not an id below vocab_size {vs}")
+    split = meta.get("split")
+    if not isinstance(split, dict) or "heldout_start" not in split:
+        raise bad("no split.heldout_start")
+    start = split["heldout_start"]
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 < start <= max(n, 1):
+        raise bad(f"split.heldout_start {start!r} is outside 1..num_tokens ({n})")
+    if "heldout_tokens" in split and split["heldout_tokens"] != n - start:
+        raise bad(
+            f"split.heldout_tokens {split['heldout_tokens']!r} != num_tokens - heldout_start "
+            f"({n - start})"
+        )
+    if "content_hash" not in meta:
+        raise bad("no content_hash")
+    return meta
+
+
+def _read_offsets(p: Path, meta: dict[str, Any], n: int) -> np.ndarray:
+    """doc_offsets.npy, checked: 1-D integers, starting at 0, increasing, below num_tokens."""
+    where = p / "doc_offsets.npy"
+    docs = meta.get("documents", {})
+    count = docs.get("count") if isinstance(docs, dict) else None
+    if not where.exists():
+        if count not in (None, 1):
+            raise UserError(
+                f"corrupt corpus: {where} is missing (meta.json says {count} documents)"
+            )
+        return np.zeros(1, dtype=np.int64)
+    try:
+        offs = np.load(where, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as e:
+        raise UserError(f"corrupt corpus: cannot read {where} ({e})") from None
+    if offs.ndim != 1 or not np.issubdtype(offs.dtype, np.integer) or offs.size == 0:
+        raise UserError(
+            f"corrupt corpus: {where} holds {offs.dtype} {offs.shape}, not a 1-D integer array"
+        )
+    offs = offs.astype(np.int64, copy=False)
+    if offs[0] != 0:
+        raise UserError(f"corrupt corpus: {where}: the first document starts at {offs[0]}, not 0")
+    if offs.size > 1 and not bool(np.all(np.diff(offs) > 0)):
+        i = int(np.argmax(np.diff(offs) <= 0)) + 1
+        raise UserError(
+            f"corrupt corpus: {where}: document offsets are not increasing "
+            f"(offset {i} is {offs[i]}, after {offs[i - 1]})"
+        )
+    if int(offs[-1]) >= n:
+        raise UserError(
+            f"corrupt corpus: {where}: a document starts at {int(offs[-1])}, past the "
+            f"{n} tokens of tokens.bin"
+        )
+    if count is not None and count != offs.size:
+        raise UserError(
+            f"corrupt corpus: {where} holds {offs.size} documents, meta.json says {count}"
+        )
+    return offs
+
+
+def _check_ids(p: Path, tokens: np.ndarray, vocab_size: int) -> None:
+    """Every id below ``vocab_size``: a max over chunks of the memmap (no copy of the corpus)."""
+    if vocab_size > np.iinfo(tokens.dtype).max:
+        return  # every value the dtype holds is a valid id
+    for i in range(0, tokens.size, CHECK_CHUNK):
+        chunk = tokens[i : i + CHECK_CHUNK]
+        mx = int(chunk.max())
+        if mx >= vocab_size:
+            pos = i + int(np.argmax(chunk >= vocab_size))
+            raise UserError(
+                f"corrupt corpus: {p / 'tokens.bin'} holds token id {int(tokens[pos])} at "
+                f"position {pos}, at or above meta.json's vocab_size {vocab_size}"
+            )
 
 
 class CorpusWriter:
@@ -293,10 +416,16 @@ class CorpusWriter:
         self.dtype = np.dtype(dtype) if dtype is not None else dtype_for_vocab(self.vocab_size)
         if self.out.exists() and not self.out.is_dir():
             raise UserError(f"output exists and is not a directory: {self.out}")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(
-            tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent)
-        )
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_tmp(self.out)
+            self.tmp = Path(
+                tempfile.mkdtemp(
+                    prefix=f".{self.out.name}.{os.getpid()}.", suffix=".tmp", dir=self.out.parent
+                )
+            )
+        except OSError as e:
+            raise UserError(f"cannot create {self.out}: {e.strerror or e}") from None
         os.chmod(self.tmp, 0o755)
         self._f = open(self.tmp / "tokens.bin", "wb")  # noqa: SIM115
         self._hash = hashlib.blake2b(digest_size=16)
@@ -363,28 +492,87 @@ class CorpusWriter:
         )
         write_json(self.tmp / "meta.json", meta)
         if self.out.exists():
-            if is_corpus_dir(self.out):
-                old = read_json(self.out / "meta.json")
-                if old.get("content_hash") != meta["content_hash"]:
-                    self.abort()
-                    raise UserError(
-                        f"{self.out} already holds a different corpus; choose another --out"
-                    )
-                shutil.rmtree(self.out)
-            elif any(self.out.iterdir()):
+            if not self._empty_or_same(meta["content_hash"]):
                 self.abort()
-                raise UserError(f"{self.out} exists and is not an empty directory")
-            else:
-                self.out.rmdir()
-        os.replace(self.tmp, self.out)
+                raise UserError(
+                    f"{self.out} already holds a different corpus; choose another --out"
+                )
+            if is_corpus_dir(self.out):
+                # The same tokens with new metadata: move the old corpus aside (a
+                # temporary name that remove_stale_tmp cleans up should this
+                # process die), the new one into place, then delete the old one.
+                old_dir = Path(f"{self.tmp}.old.tmp")
+                os.replace(self.out, old_dir)
+                os.replace(self.tmp, self.out)
+                shutil.rmtree(old_dir, ignore_errors=True)
+                self._done = True
+                return self.out
+            self.out.rmdir()
+        try:
+            os.replace(self.tmp, self.out)
+        except OSError:
+            # Another writer moved its corpus into place between the check and the
+            # rename: keep that one if it is the same corpus.
+            same = is_corpus_dir(self.out) and self._empty_or_same(meta["content_hash"])
+            self.abort()
+            if not same:
+                raise UserError(
+                    f"{self.out} was written by another process meanwhile; choose another --out"
+                ) from None
         self._done = True
         return self.out
+
+    def _empty_or_same(self, content_hash: str) -> bool:
+        """Whether ``out`` is an empty directory or a corpus with this content hash."""
+        if is_corpus_dir(self.out):
+            try:
+                old = read_json(self.out / "meta.json")
+            except (OSError, ValueError):
+                return False
+            return isinstance(old, dict) and old.get("content_hash") == content_hash
+        return self.out.is_dir() and not any(self.out.iterdir())
 
     def abort(self) -> None:
         if not self._f.closed:
             self._f.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         self._done = True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tmp(out: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary directories beside ``out`` left by writers that were killed.
+
+    A writer's temporary directory is named ``.NAME.PID.XXXX.tmp``; one whose
+    process no longer runs can never be completed and is removed. Returns the
+    paths removed.
+    """
+    out = Path(out)
+    removed: list[Path] = []
+    if not out.parent.is_dir():
+        return removed
+    for tmp in out.parent.glob(f".{glob_escape(out.name)}.*.tmp"):
+        pid = tmp.name[len(out.name) + 2 :].split(".", 1)[0]
+        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with the glob metacharacters escaped."""
+    import glob as _glob
+
+    return _glob.escape(name)
 
 
 def write_corpus(
