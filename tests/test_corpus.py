@@ -514,3 +514,148 @@ def test_python_stdlib_tokenizes_and_is_the_default(tmp_path: Path, monkeypatch,
     err = capsys.readouterr().err
     assert "no corpus given" in err and "python-stdlib" in err and len(err.splitlines()) == 1
     assert d.content_hash == c.content_hash
+
+
+# -- checks on load: a corrupt corpus fails with one line naming the file ----------------
+def _small_corpus(tmp_path: Path) -> Path:
+    ids = np.arange(200, dtype=np.int64) % 17
+    sl.corpus.write_corpus(tmp_path / "c", ids, 17, doc_offsets=[0, 50, 120])
+    return tmp_path / "c"
+
+
+def _edit_meta(d: Path, **changes) -> None:
+    meta = json.loads((d / "meta.json").read_text())
+    for key, value in changes.items():
+        if "." in key:
+            a, b = key.split(".")
+            meta[a][b] = value
+        else:
+            meta[key] = value
+    (d / "meta.json").write_text(json.dumps(meta))
+
+
+def test_load_rejects_id_at_or_above_vocab_size(tmp_path: Path) -> None:
+    d = _small_corpus(tmp_path)
+    ids = np.fromfile(d / "tokens.bin", dtype="<u2")
+    ids[137] = 17  # == vocab_size
+    ids.tofile(d / "tokens.bin")
+    with pytest.raises(UserError, match=r"tokens\.bin holds token id 17 at position 137"):
+        sl.corpus.load(d)
+
+
+def test_load_scans_every_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scalinglab.corpus import core
+
+    monkeypatch.setattr(core, "CHECK_CHUNK", 16)
+    d = _small_corpus(tmp_path)
+    ids = np.fromfile(d / "tokens.bin", dtype="<u2")
+    ids[-1] = 1000
+    ids.tofile(d / "tokens.bin")
+    with pytest.raises(UserError, match="position 199"):
+        sl.corpus.load(d)
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        ({"dtype": "float32"}, "dtype 'float32'"),
+        ({"vocab_size": 0}, "vocab_size 0"),
+        ({"vocab_size": 70000}, "does not fit dtype uint16"),
+        ({"vocab_size": "17"}, "vocab_size '17'"),
+        ({"num_tokens": 199, "split.heldout_tokens": 79}, "has 400 bytes, meta.json says 199"),
+        ({"split.heldout_start": 500}, "heldout_start 500"),
+        ({"split.heldout_tokens": 3}, "heldout_tokens 3"),
+        ({"documents.count": 4}, "holds 3 documents, meta.json says 4"),
+    ],
+)
+def test_load_rejects_inconsistent_meta(tmp_path: Path, change: dict, pattern: str) -> None:
+    d = _small_corpus(tmp_path)
+    _edit_meta(d, **change)
+    with pytest.raises(UserError, match=pattern) as e:
+        sl.corpus.load(d)
+    assert "\n" not in str(e.value) and str(d) in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "pattern"),
+    [
+        (np.array([0, 120, 50]), "not increasing"),
+        (np.array([3, 50, 120]), "starts at 3"),
+        (np.array([0, 50, 250]), "past the 200 tokens"),
+        (np.array([[0, 50, 120]]), "not a 1-D integer array"),
+        (np.array([0.0, 50.0, 120.0]), "not a 1-D integer array"),
+    ],
+)
+def test_load_rejects_bad_document_offsets(tmp_path: Path, offsets, pattern: str) -> None:
+    d = _small_corpus(tmp_path)
+    np.save(d / "doc_offsets.npy", offsets)
+    with pytest.raises(UserError, match=pattern):
+        sl.corpus.load(d)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage", b"\x93NUMPY\x01\x00"])
+def test_load_rejects_unreadable_offsets_and_meta(tmp_path: Path, content: bytes) -> None:
+    d = _small_corpus(tmp_path)
+    (d / "doc_offsets.npy").write_bytes(content)
+    with pytest.raises(UserError, match="doc_offsets.npy"):
+        sl.corpus.load(d)
+    (d / "meta.json").write_bytes(content or b"{")
+    with pytest.raises(UserError, match="meta.json"):
+        sl.corpus.load(d)
+
+
+def test_truncated_tokens_named(tmp_path: Path) -> None:
+    d = _small_corpus(tmp_path)
+    with open(d / "tokens.bin", "r+b") as f:
+        f.truncate(101)
+    with pytest.raises(UserError, match=r"tokens\.bin has 101 bytes.*truncated"):
+        sl.corpus.load(d)
+
+
+def test_stats_on_corrupt_corpus_is_one_line_exit_2(tmp_path: Path) -> None:
+    """Regression: an id >= vocab_size used to end in a NumPy broadcast traceback."""
+    d = _small_corpus(tmp_path)
+    ids = np.fromfile(d / "tokens.bin", dtype="<u2")
+    ids[10] = 40
+    ids.tofile(d / "tokens.bin")
+    r = _cli("stats", str(d), "--out", str(tmp_path / "st"))
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: corrupt corpus:"), r.stderr
+    assert "tokens.bin" in lines[0] and "Traceback" not in r.stderr
+    assert not (tmp_path / "st").exists()
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path: Path, txt: Path) -> None:
+    c = sl.corpus.resolve(txt, "char")
+    expected = np.asarray(c.tokens).copy()
+    with open(c.path / "tokens.bin", "r+b") as f:  # a half-written entry
+        f.truncate(f.seek(0, 2) // 2)
+    again = sl.corpus.resolve(txt, "char")
+    assert again.path == c.path
+    np.testing.assert_array_equal(np.asarray(again.tokens), expected)
+
+
+def test_stale_writer_tmp_removed(tmp_path: Path) -> None:
+    from scalinglab.corpus.core import remove_stale_tmp
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    stale = tmp_path / f".c.{dead}.abcd.tmp"
+    stale.mkdir()
+    (stale / "tokens.bin").write_bytes(b"\x00" * 10)
+    live = tmp_path / f".c.{__import__('os').getpid()}.efgh.tmp"
+    live.mkdir()
+    assert remove_stale_tmp(tmp_path / "c") == [stale]
+    assert not stale.exists() and live.exists()
+
+
+def test_rewrite_same_corpus_keeps_a_complete_one(tmp_path: Path) -> None:
+    ids = np.arange(300) % 11
+    a = sl.corpus.write_corpus(tmp_path / "c", ids, 11, source={"kind": "array", "name": "a"})
+    b = sl.corpus.write_corpus(tmp_path / "c", ids, 11, source={"kind": "array", "name": "b"})
+    assert a.content_hash == b.content_hash and b.meta["source"]["name"] == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+    with pytest.raises(UserError, match="different corpus"):
+        sl.corpus.write_corpus(tmp_path / "c", ids[::-1], 11)
