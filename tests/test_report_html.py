@@ -332,3 +332,18 @@ def test_cli_writes_index_and_figures(results, tmp_path):
     text = (out / "index.html").read_text()
     assert 'id="validation"' in text and 'id="collapse"' in text
     assert "scalinglab report html" in text  # the command, under provenance
+
+
+def test_a_corpus_with_no_law_gives_a_page_without_a_curve(tmp_path, browser):
+    tokens = np.random.default_rng(0).integers(0, 4, 50_000).astype(np.uint16)
+    corpus = sl.corpus.TokenCorpus.from_array(tokens, 4, name="iid").save(tmp_path / "c")
+    pred = sl.theory.predict(
+        corpus, out=tmp_path / "p", n_boot=20, max_n=4, entropy="counts", progress=False
+    )
+    assert pred.alpha_D["value"] is None
+    rep = sl.report.html(tmp_path / "p", tmp_path / "r")
+    assert "curve" not in rep.sections and "warnings" in rep.sections
+    check = check_page(rep.path, browser=browser)
+    assert_clean(check)
+    assert "No data-limited law could be predicted" in check.text
+    assert "predict-no-beta" in check.text

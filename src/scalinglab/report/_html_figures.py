@@ -114,6 +114,19 @@ def _svg(fig: Any, name: str) -> bytes:
     return buf.getvalue()
 
 
+def _loglog(ax: Any, x: bool = True, y: bool = True) -> None:
+    """Log scales on the axes whose positive data span more than a factor 3.
+
+    An axis with no positive data, or with a narrow range (the entropies of a
+    source with no structure), stays linear.
+    """
+    lim = ax.dataLim
+    if x and np.isfinite(lim.minposx) and lim.x1 > 3 * lim.minposx:
+        ax.set_xscale("log")
+    if y and np.isfinite(lim.minposy) and lim.y1 > 3 * lim.minposy:
+        ax.set_yscale("log")
+
+
 def _window(ax: Any, window: Any, label: str) -> None:
     if isinstance(window, list | tuple) and len(window) == 2 and None not in window:
         ax.axvspan(window[0], window[1], color="tab:green", alpha=0.12, label=label)
@@ -147,8 +160,7 @@ def predicted_curve(pred: dict[str, Any], measured: Sequence[Points], name: str)
                     capsize=2,
                     label=m.label + ("" if filled else " (still improving)"),
                 )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _loglog(ax)
     ax.set_xlabel("P (training tokens)")
     ax.set_ylabel("loss (nats per token)")
     a = pred.get("alpha_D") or {}
@@ -190,8 +202,7 @@ def correlations(corr: dict[str, Any], beta: dict[str, Any], name: str) -> Figur
     if np.isfinite(b) and np.isfinite(amp) and w and None not in w:
         x = np.geomspace(w[0], w[1], 50)
         ax.plot(x, amp * x**-b, color="black", lw=1.5, label=f"A n^-beta, beta = {b:.3f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _loglog(ax)
     ax.set_xlabel("lag n (tokens)")
     ax.set_ylabel("operator norm of C(n)")
     ax.legend(fontsize=8)
@@ -234,8 +245,7 @@ def entropies(
     if np.isfinite(g) and np.isfinite(amp) and w and None not in w:
         x = np.geomspace(max(w[0], 1), w[1], 50)
         ax.plot(x, amp * x**-g, color="black", lw=1.5, label=f"A n^-gamma, gamma = {g:.3f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _loglog(ax)
     ax.set_xlabel("context length n (tokens)")
     ax.set_ylabel("conditional entropy (nats)")
     ax.legend(fontsize=8)
@@ -273,8 +283,7 @@ def sweep(doc: dict[str, Any], name: str) -> Figure:
             x = np.geomspace(fit["window"][0], fit["window"][1], 50)
             y = (E if np.isfinite(E) else 0.0) + A * (x / P0) ** -alpha
             ax.plot(x, y, color="black", label=f"fit, alpha_D = {alpha:.3f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _loglog(ax)
     ax.set_xlabel("P (training tokens)")
     ax.set_ylabel("held-out loss (nats per token)")
     ax.legend(fontsize=8)
@@ -289,7 +298,7 @@ def sweep(doc: dict[str, Any], name: str) -> Figure:
             if np.isfinite(y).any():
                 ax_color = cmap(i / max(len(Ps) - 1, 1))
                 bx.plot(n, y, color=ax_color, lw=1.2, label=f"P = {int(p):,}")
-        bx.set_xscale("log")
+        _loglog(bx, y=False)
         bx.set_xlabel("position n (tokens of context)")
         bx.set_ylabel("per-position loss L_n (nats)")
         bx.set_title(f"T = {block.get('context')}")
@@ -327,8 +336,7 @@ def validation_levels(doc: dict[str, Any], name: str) -> Figure | None:
     fig, (ax,) = _new()
     ax.plot(P, p, "s-", color="tab:blue", label="predicted")
     ax.plot(P, m, "o", color="tab:orange", label="measured")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _loglog(ax)
     ax.set_xlabel("P (training tokens)")
     ax.set_ylabel("loss (nats per token)")
     ax.legend(fontsize=8)

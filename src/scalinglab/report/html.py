@@ -180,9 +180,7 @@ def _summary(inputs: Inputs) -> _Section:
                 f"{lab}: data-limited loss L(P) ∝ P^-alpha_D with alpha_D = {_pm(a)} "
                 f"(95% CI {_ci(a.get('ci95'))}) for {_corpus_line(d.get('corpus'))}."
             )
-        else:
-            s.paragraphs.append(f"{lab}: no data-limited law was predicted (see the warnings).")
-        s.paragraphs.append(f"{lab}: {_sentence(d)}")
+        s.paragraphs.append(f"{lab}: {_sentence(d)}")  # says so when there is no law
         m = d.get("measured") or {}
         if m.get("alpha_D") is not None:
             s.paragraphs.append(
@@ -304,7 +302,8 @@ def _curve(inputs: Inputs, images: list[_Image]) -> _Section:
     s = _Section("curve", SECTIONS["curve"])
     for i, r in enumerate(inputs.of("prediction")):
         d = r.doc
-        if not (d["predicted_loss"] or {}).get("P"):
+        loss = (d["predicted_loss"] or {}).get("loss") or []
+        if not any(isinstance(v, int | float) for v in loss):  # no law, no curve
             continue
         fig = F.predicted_curve(d, _measured_points(r, inputs), f"curve_{i}")
         s.images.append(_svg_image(fig, _label(r, inputs)))
