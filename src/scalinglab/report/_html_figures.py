@@ -132,13 +132,19 @@ def _window(ax: Any, window: Any, label: str) -> None:
         ax.axvspan(window[0], window[1], color="tab:green", alpha=0.12, label=label)
 
 
-def predicted_curve(pred: dict[str, Any], measured: Sequence[Points], name: str) -> Figure:
-    """The predicted L(P) with its band and the measured points on it."""
+def predicted_curve(
+    pred: dict[str, Any], measured: Sequence[Points], name: str, p_max: float | None = None
+) -> Figure:
+    """The predicted L(P) with its band (up to ``p_max``) and the measured points on it."""
     pl = pred["predicted_loss"]
     P, L = _arr(pl.get("P")), _arr(pl.get("loss"))
+    lo, hi = _arr(pl.get("lo")), _arr(pl.get("hi"))
+    if p_max is not None and P.size:
+        keep = P <= p_max
+        P, L = P[keep], L[keep]
+        lo, hi = (lo[keep], hi[keep]) if lo.size == keep.size and hi.size == keep.size else (lo, hi)
     fig, (ax,) = _new()
     if P.size:
-        lo, hi = _arr(pl.get("lo")), _arr(pl.get("hi"))
         if lo.size == P.size and hi.size == P.size:
             ax.fill_between(P, lo, hi, color="tab:blue", alpha=0.2, label="predicted, 95% band")
         ax.plot(P, L, color="tab:blue", lw=2, label="predicted L(P)")
@@ -327,17 +333,21 @@ def collapse(doc: dict[str, Any], name: str) -> Figure:
     return Figure(name, "Collapse spread around the given beta and gamma", _svg(fig, name))
 
 
-def validation_levels(doc: dict[str, Any], name: str) -> Figure | None:
-    """Predicted against measured loss at each P of a validation."""
-    lv = doc.get("levels") or {}
-    P, m, p = _arr(lv.get("P")), _arr(lv.get("measured")), _arr(lv.get("predicted"))
-    if not P.size or m.size != P.size or p.size != P.size:
+def validation(doc: dict[str, Any], name: str) -> Figure | None:
+    """The predicted curve of a validation (with its band) and the measured points."""
+    curve = (doc["predicted"] or {}).get("curve") or {}
+    m = (doc["measured"] or {}).get("curve") or {}
+    if not curve.get("P") or not m.get("P"):
         return None
-    fig, (ax,) = _new()
-    ax.plot(P, p, "s-", color="tab:blue", label="predicted")
-    ax.plot(P, m, "o", color="tab:orange", label="measured")
-    _loglog(ax)
-    ax.set_xlabel("P (training tokens)")
-    ax.set_ylabel("loss (nats per token)")
-    ax.legend(fontsize=8)
-    return Figure(name, "Predicted and measured loss at each P", _svg(fig, name))
+    conv = m.get("converged")
+    points = Points(
+        "measured",
+        _arr(m["P"]),
+        _arr(m.get("loss")),
+        _arr(m.get("stderr")) if m.get("stderr") else None,
+        np.asarray(conv, dtype=bool) if conv else None,
+    )
+    pred = {"predicted_loss": curve, "alpha_D": doc["predicted"].get("alpha_D") or {}}
+    fig = predicted_curve(pred, [points], name, p_max=4 * float(np.nanmax(points.P)))
+    fig.caption = "Predicted curve (as validate calibrates it) and the measured points"
+    return fig

@@ -419,7 +419,7 @@ def _validation(inputs: Inputs, images: list[_Image]) -> _Section:
     for i, r in enumerate(inputs.of("validation")):
         d, lab = r.doc, _label(r, inputs)
         s.paragraphs.append(f"{lab}: {d['verdict']}")
-        fig = F.validation_levels(d, f"validation_{i}")
+        fig = F.validation(d, f"validation_{i}")
         if fig is not None:
             s.images.append(_svg_image(fig, lab))
         a = d["agreement"] or {}
