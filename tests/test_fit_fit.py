@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import scalinglab as sl
 from scalinglab.errors import UserError
 from scalinglab.fit import Form, get_form
+from scalinglab.warns import code_of, has_code
 
 CHINCHILLA_X = ["Model Size", "Training FLOP / (6 * Model Size)"]
 # REFERENCE section 3: Epoch AI's replication of the Chinchilla fit.
@@ -518,4 +519,7 @@ def test_auto_ranks_a_form_that_interpolates_the_points_last():
     first = min(ranking, key=lambda k: ranking[k]["rank"])
     others = [e for e in r.ranking if not e["saturated"]]
     assert ranking[first]["aic"] == min(e["aic"] for e in others)
-    assert any("ranked last: bnsl" in w for w in r.warnings)
+    assert any(code_of(w) == "fit-ranked-last" and "bnsl" in w for w in r.warnings)
+    assert has_code(r.alternatives["bnsl"].warnings, "fit-saturated")
+    pred = r.predict([7.0])
+    assert isinstance(pred, sl.fit.FitPrediction) and not hasattr(sl.fit, "Prediction")

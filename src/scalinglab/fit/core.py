@@ -1,11 +1,16 @@
-"""Fitting scaling laws: multi-start robust fits, bootstrap, profiles, extrapolation, ranking."""
+"""Fitting scaling laws: multi-start robust fits and their results.
+
+The bootstrap is in ``_bootstrap``, held-out points and extrapolation checks
+in ``_extrapolate``, profile-likelihood intervals in ``_profile`` and the
+ranking of several forms in ``_compare``.
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 import warnings as pywarnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,18 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from .. import warns
 from .._io import write_json
 from ..errors import UserError
+from ._bootstrap import _bootstrap, _summarise
+from ._compare import rank
+from ._extrapolate import _extrapolation, _holdout_mask, _rmsle
+from ._profile import _profile
+from ._settings import _Settings, _task
 from .data import FitData, prepare
 from .forms import Form, auto_forms, get_form
 from .optim import CONVERGED, LogResidualObjective, Loss, minimize_many, polish
 
-#: chi-square quantile with one degree of freedom at 0.95.
-CHI2_1_95 = 3.841458820694124
-
 
 @dataclass
-class Prediction:
+class FitPrediction:
     """Predicted y at inputs ``x`` (k, m) with a bootstrap band at ``level``.
 
     The band is the percentile interval of the fitted curve over bootstrap
@@ -90,7 +98,7 @@ class FitResult:
     def values(self) -> np.ndarray:
         return np.array([self.params[n] for n in self.form.param_names])
 
-    def predict(self, x: Any, level: float = 0.95) -> Prediction:
+    def predict(self, x: Any, level: float = 0.95) -> FitPrediction:
         """Predict y at ``x``: an array (m,), (m, k), a list of k arrays, or a column mapping.
 
         Returns the best-fit curve and, when the fit was bootstrapped, the
@@ -98,7 +106,7 @@ class FitResult:
         """
         return self.predict_inputs(self._inputs(x), level)
 
-    def predict_inputs(self, X: np.ndarray, level: float = 0.95) -> Prediction:
+    def predict_inputs(self, X: np.ndarray, level: float = 0.95) -> FitPrediction:
         """:meth:`predict` at inputs already arranged as ``(k, m)``."""
         X = np.asarray(X, dtype=float)
         y = np.atleast_1d(self.form.predict(self.values, X))
@@ -112,7 +120,7 @@ class FitResult:
                 pywarnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
                 lo, hi = np.nanpercentile(curves, [q, 100 - q], axis=0)
                 se = np.nanstd(curves, axis=0, ddof=1)
-        return Prediction(X, y, lo, hi, level, se)
+        return FitPrediction(X, y, lo, hi, level, se)
 
     def _inputs(self, x: Any) -> np.ndarray:
         k = len(self.data.x_names)
@@ -175,10 +183,6 @@ class FitResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _rmsle(log_resid: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(log_resid**2))) if log_resid.size else float("nan")
-
-
 def _distinct(theta: np.ndarray, f: np.ndarray, k: int, tol: float = 1e-3) -> list[int]:
     """Indices of up to k lowest-objective rows that differ from each other by > tol."""
     order = np.argsort(np.where(np.isfinite(f), f, np.inf), kind="stable")
@@ -211,68 +215,7 @@ def _user_starts(form: Form, starts: Any) -> np.ndarray:
     return form.to_internal(values)
 
 
-def _summarise(samples: np.ndarray, names: list[str]):
-    ok = np.all(np.isfinite(samples), axis=1)
-    s = samples[ok]
-    if s.shape[0] < 2:
-        return {n: None for n in names}, {n: None for n in names}
-    se = s.std(axis=0, ddof=1)
-    lo, hi = np.percentile(s, [2.5, 97.5], axis=0)
-    return (
-        {n: float(v) for n, v in zip(names, se, strict=True)},
-        {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi, strict=True)},
-    )
-
-
-def _holdout_mask(fd: FitData, holdout_last: int | None, holdout_above: Any) -> np.ndarray:
-    """True for points to fit. See :func:`fit` for the meaning of the options."""
-    mask = np.ones(fd.n, dtype=bool)
-    if holdout_last is not None and holdout_above is not None:
-        raise UserError("give holdout_last or holdout_above, not both")
-    if holdout_last:
-        k = int(holdout_last)
-        if k < 0 or k >= fd.n:
-            raise UserError(f"cannot hold out {k} of {fd.n} points")
-        key = np.log(fd.X).sum(axis=0)  # x for one input, log(N D) ~ compute for two
-        order = np.lexsort((np.arange(fd.n), key))
-        mask[order[fd.n - k :]] = False
-    elif holdout_above is not None:
-        col, value = 0, holdout_above
-        if isinstance(holdout_above, str) and "=" in holdout_above:
-            name, _, value = holdout_above.rpartition("=")
-            col = _column_index(fd, name.strip())
-        elif isinstance(holdout_above, tuple):
-            name, value = holdout_above
-            col = _column_index(fd, str(name))
-        try:
-            threshold = float(value)
-        except (TypeError, ValueError):
-            raise UserError(f"holdout_above needs a number, got {value!r}") from None
-        mask = fd.X[col] <= threshold
-        if mask.all():
-            raise UserError(f"no point has {fd.x_names[col]} above {threshold:g}")
-    return mask
-
-
-def _column_index(fd: FitData, name: str) -> int:
-    if name not in fd.x_names:
-        raise UserError(f"holdout column {name!r} is not one of the x columns {fd.x_names}")
-    return fd.x_names.index(name)
-
-
 # --------------------------------------------------------------------------- the fit
-
-
-@dataclass
-class _Settings:
-    loss: Loss
-    n_boot: int
-    seed: int
-    profile: bool | Sequence[str]
-    starts: Any
-    n_jobs: int | None
-    maxiter: int
-    progress: Any
 
 
 def fit(
@@ -388,12 +331,18 @@ def fit(
         return _compare(resolved, fd, mask, settings)
 
 
-def _task(settings: _Settings, label: str, total: int) -> Callable[[int], None] | None:
-    bar = settings.progress
-    if bar is None:
-        return None
-    tid = bar.add_task(label, total=total)
-    return lambda done: bar.update(tid, completed=done)
+def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) -> FitResult:
+    """Fit every form (those that cannot be fitted are skipped) and rank them."""
+    results: dict[str, FitResult] = {}
+    skipped: list[str] = []
+    for form in forms:
+        try:
+            results[form.name] = _fit_one(form, fd, mask, st)
+        except UserError as err:
+            skipped.append(f"{form.name}: {err}")
+    if not results:
+        raise UserError("no form could be fitted: " + "; ".join(skipped))
+    return rank(results, skipped, held_out=not mask.all())
 
 
 def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitResult:
@@ -404,7 +353,10 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
     warnings: list[str] = []
     if train.n == p:
         warnings.append(
-            "as many parameters as points: the fit interpolates and intervals are unreliable"
+            warns.coded(
+                "fit-saturated",
+                "as many parameters as points: the fit interpolates and intervals are unreliable",
+            )
         )
     lX, ly = np.log(train.X), np.log(train.y)
     lower, upper = form.internal_bounds()
@@ -475,8 +427,11 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
         stderr, ci95 = _summarise(boot_vals, form.param_names)
         if boot_info["converged"] < 0.8:
             warnings.append(
-                f"{1 - boot_info['converged']:.0%} of bootstrap refits stopped at the iteration "
-                "limit (often a parameter drifting to 0 or infinity on a resample)"
+                warns.coded(
+                    "fit-boot-iteration-limit",
+                    f"{1 - boot_info['converged']:.0%} of bootstrap refits stopped at the "
+                    "iteration limit (often a parameter drifting to 0 or infinity on a resample)",
+                )
             )
 
     result = FitResult(
@@ -504,243 +459,3 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
         )
         result.profile = _profile(form, obj, best_theta, best_f, names, boot_vals, st, warnings)
     return result
-
-
-def _bootstrap(form, obj, optima, lower, upper, st: _Settings):
-    """Case resampling: refit on multinomial resamples, each started from every optimum."""
-    n = obj.logy.size
-    rng = np.random.default_rng(st.seed)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=st.n_boot).astype(float)
-    K = optima.shape[0]
-    weights = np.repeat(counts, K, axis=0)
-    x0 = np.tile(optima, (st.n_boot, 1))
-    bobj = LogResidualObjective(form, obj.log_X, obj.logy, obj.loss, weights)
-    res = minimize_many(
-        bobj,
-        x0,
-        lower,
-        upper,
-        n_jobs=st.n_jobs,
-        maxiter=st.maxiter,
-        progress=_task(st, f"{form.name}: bootstrap", x0.shape[0]),
-    )
-    f = res.fun.reshape(st.n_boot, K)
-    pick = np.argmin(np.where(np.isfinite(f), f, np.inf), axis=1)
-    idx = np.arange(st.n_boot) * K + pick
-    theta = form.canonicalize(res.x[idx])
-    converged = float(np.mean(res.status[idx] == CONVERGED))
-    info = {
-        "n": st.n_boot,
-        "seed": st.seed,
-        "method": "case resampling; refits start from the best distinct optima of the full fit",
-        "converged": converged,
-    }
-    return theta, info
-
-
-def _extrapolation(result: FitResult, train: FitData, test: FitData) -> dict:
-    form = result.form
-    pred = result.predict_inputs(test.X)
-    log_resid = np.log(test.y) - np.log(pred.y)
-    info: dict[str, Any] = {
-        "rmsle": _rmsle(log_resid),
-        "n_points": test.n,
-        "window": test.window(),
-        "fit_window": train.window(),
-    }
-    if result.boot_params is not None and len(result.boot_params) > 1:
-        curves = np.atleast_2d(form.predict(result.boot_params, test.X))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            boot_rmsle = np.sqrt(np.mean((np.log(test.y) - np.log(curves)) ** 2, axis=1))
-        boot_rmsle = boot_rmsle[np.isfinite(boot_rmsle)]
-        if boot_rmsle.size > 1:
-            info["stderr"] = float(boot_rmsle.std(ddof=1))
-            info["ci95"] = [float(v) for v in np.percentile(boot_rmsle, [2.5, 97.5])]
-        inside = (test.y >= pred.lo) & (test.y <= pred.hi)
-        info["in_band95"] = int(inside.sum())
-    info["points"] = [
-        {
-            "row": int(test.rows[i]),
-            "x": {nm: float(test.X[j, i]) for j, nm in enumerate(test.x_names)},
-            "y": float(test.y[i]),
-            "predicted": float(pred.y[i]),
-            "stderr": None if pred.stderr is None else float(pred.stderr[i]),
-            "lo": None if pred.lo is None else float(pred.lo[i]),
-            "hi": None if pred.hi is None else float(pred.hi[i]),
-        }
-        for i in range(test.n)
-    ]
-    return info
-
-
-# --------------------------------------------------------------------------- profile likelihood
-
-
-class _FixedObjective:
-    """The objective with coordinate ``j`` pinned to ``fixed[row]`` (gradient without column j)."""
-
-    def __init__(self, obj: LogResidualObjective, j: int, fixed: np.ndarray):
-        self.obj, self.j, self.fixed = obj, j, fixed
-
-    def full(self, theta_red: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return np.insert(theta_red, self.j, self.fixed[rows], axis=1)
-
-    def __call__(self, theta_red, rows, grad=True):
-        f, g = self.obj(self.full(theta_red, rows), rows, grad)
-        return f, (None if g is None else np.delete(g, self.j, axis=1))
-
-    def system(self, theta_red, rows):
-        f, g, H = self.obj.system(self.full(theta_red, rows), rows)
-        H = np.delete(np.delete(H, self.j, axis=1), self.j, axis=2)
-        return f, np.delete(g, self.j, axis=1), H
-
-
-def _robust_lr_scale(obj: LogResidualObjective, theta: np.ndarray) -> float:
-    """c = sum psi'(r) / sum psi(r)^2, so that 2 c (F_profile - F_min) ~ chi2_1.
-
-    The drop-in-dispersion test for M-estimators (Schrader and Hettmansperger
-    1980); for least squares it is n (RSS_p - RSS) / RSS, the Gaussian
-    likelihood-ratio statistic to first order.
-    """
-    pred, _ = obj.form.log_predict(theta[None], obj.log_X, False)
-    r = obj.logy - pred[0]
-    _, psi = obj.loss.rho_psi(r)
-    num = float(np.sum(obj.loss.dpsi(r)))
-    den = float(np.sum(psi**2))
-    return num / den if den > 0 else np.inf
-
-
-def _profile(form, obj, theta, f_min, names, boot_vals, st: _Settings, warnings: list[str]):
-    unknown = [n for n in names if n not in form.param_names]
-    if unknown:
-        raise UserError(f"cannot profile unknown parameter(s): {', '.join(unknown)}")
-    lower, upper = form.internal_bounds()
-    c = _robust_lr_scale(obj, theta)
-    out: dict[str, Any] = {
-        "method": "profile of the objective; 2 c (F - F_min) <= chi2_1(0.95) = 3.84 with "
-        "c = sum psi' / sum psi^2 (robust likelihood ratio)",
-        "scale_c": c,
-    }
-    if not np.isfinite(c):
-        warnings.append("profile skipped: the fit interpolates the data exactly")
-        return out
-    for name in names:
-        j = form.param_names.index(name)
-        # start width: 4 bootstrap standard errors (internal units) or 2% of the value
-        width = 0.02 * max(abs(theta[j]), 0.05)
-        if boot_vals is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                tb = np.log(boot_vals[:, j]) if form.params[j].log else boot_vals[:, j]
-            tb = tb[np.isfinite(tb)]
-            if tb.size > 1 and tb.std() > 0:
-                width = 4 * float(tb.std(ddof=1))
-        # Widen the grid until both crossings lie inside it, narrow it while a
-        # crossing is within a few grid steps of the optimum (poorly resolved).
-        lo_r = hi_r = None
-        for _ in range(8):
-            grid = theta[j] + width * np.linspace(-1, 1, 41)
-            grid = grid[(grid >= lower[j]) & (grid <= upper[j])]
-            stat = _profile_stat(
-                obj, theta, j, grid, f_min, c, np.delete(lower, j), np.delete(upper, j), st
-            )
-            lo_r, hi_r = _crossings(grid, stat, theta[j])
-            if lo_r is None or hi_r is None:
-                width *= 3
-            elif min(theta[j] - lo_r, hi_r - theta[j]) < 4 * width / 20:
-                width = 1.5 * max(theta[j] - lo_r, hi_r - theta[j])
-            else:
-                break
-        if np.min(stat) < -1e-6:
-            warnings.append(f"profile of {name} found a lower objective than the fit")
-        to_nat = (lambda v: float(np.exp(v))) if form.params[j].log else float
-        out[name] = {
-            "grid": [to_nat(v) for v in grid],
-            "statistic": [float(s) for s in stat],
-            "ci95": [
-                None if lo_r is None else to_nat(lo_r),
-                None if hi_r is None else to_nat(hi_r),
-            ],
-        }
-        if lo_r is None or hi_r is None:
-            warnings.append(f"the profile interval of {name} is open on one side within the grid")
-    return out
-
-
-def _profile_stat(obj, theta, j, grid, f_min, c, lo_red, hi_red, st: _Settings):
-    fixed = np.asarray(grid, dtype=float)
-    fobj = _FixedObjective(obj, j, fixed)
-    x0 = np.tile(np.delete(theta, j), (fixed.size, 1))
-    res = minimize_many(fobj, x0, lo_red, hi_red, n_jobs=1, maxiter=st.maxiter)
-    return 2 * c * (res.fun - f_min)
-
-
-def _crossings(grid, stat, center):
-    """Where stat rises through chi2_1(0.95) on each side of ``center`` (linear interpolation)."""
-
-    def cross(idx):
-        for a, b in itertools.pairwise(idx):
-            if stat[a] < CHI2_1_95 <= stat[b]:
-                t = (CHI2_1_95 - stat[a]) / (stat[b] - stat[a])
-                return grid[a] + t * (grid[b] - grid[a])
-        return None
-
-    i0 = int(np.argmin(np.abs(grid - center)))
-    return cross(list(range(i0, -1, -1))), cross(list(range(i0, grid.size)))
-
-
-# --------------------------------------------------------------------------- comparison
-
-
-def _compare(forms: list[Form], fd: FitData, mask: np.ndarray, st: _Settings) -> FitResult:
-    results: dict[str, FitResult] = {}
-    skipped: list[str] = []
-    for form in forms:
-        try:
-            results[form.name] = _fit_one(form, fd, mask, st)
-        except UserError as err:
-            skipped.append(f"{form.name}: {err}")
-    if not results:
-        raise UserError("no form could be fitted: " + "; ".join(skipped))
-    held_out = not mask.all()
-    rows = []
-    for name, r in results.items():
-        entry = {
-            "form": name,
-            "n_params": r.form.n_params,
-            "objective": r.objective,
-            "train_rmsle": r.train["rmsle"],
-            "aic": r.information["aic"],
-            "aicc": r.information["aicc"],
-            "bic": r.information["bic"],
-            # as many parameters as fitted points: the fit interpolates, so its AIC/BIC
-            # (a log of a near-zero residual) would win any comparison without merit
-            "saturated": r.form.n_params >= r.n_points,
-        }
-        if r.extrapolation is not None:
-            entry["heldout_rmsle"] = r.extrapolation["rmsle"]
-            entry["heldout_rmsle_ci95"] = r.extrapolation.get("ci95")
-        rows.append(entry)
-    aic_min = min(e["aic"] for e in rows)
-    bic_min = min(e["bic"] for e in rows)
-    weights = np.array([np.exp(-0.5 * (e["aic"] - aic_min)) for e in rows])
-    weights /= weights.sum()
-    for e, w in zip(rows, weights, strict=True):
-        e["delta_aic"] = e["aic"] - aic_min
-        e["delta_bic"] = e["bic"] - bic_min
-        e["akaike_weight"] = float(w)
-    key = "heldout_rmsle" if held_out else "aic"
-    rows.sort(key=lambda e: (e["saturated"], e[key], e["aic"]))
-    for i, e in enumerate(rows, 1):
-        e["rank"] = i
-        e["ranked_by"] = key
-    best = results[rows[0]["form"]]
-    best.ranking = rows
-    best.alternatives = {k: v for k, v in results.items() if k != best.form.name}
-    best.warnings.extend(f"skipped {s}" for s in skipped)
-    sat = [e["form"] for e in rows if e["saturated"]]
-    if sat and len(sat) < len(rows):
-        best.warnings.append(
-            f"ranked last: {', '.join(sat)} (as many parameters as fitted points, "
-            "so the fit interpolates and its information criteria are not comparable)"
-        )
-    return best

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..fit.powerlaw import Bootstrap
 from ..fit.powerlaw import fit_power_law as _fit
 
 
@@ -231,7 +232,9 @@ def fit_power_law(
         if reps.ndim != 2 or reps.shape[1] <= idx.max():
             raise UserError("replicates must be an (n_boot, len(x)) array")
         reps = reps[:, idx]
-    mode = "replicates" if reps is not None else "noise" if sig is not None else "residual"
+    mode: Bootstrap = "noise" if sig is not None else "residual"
+    if reps is not None:
+        mode = "replicates"
     pl = _fit(
         x[idx],
         y[idx],
