@@ -48,6 +48,14 @@ for _name in _VERB_MODULES:
     importlib.import_module(_name).register(app)
 
 
+try:  # Typer >= 0.20 carries its own copy of Click
+    from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
+except ImportError:  # pragma: no cover - older Typer on Click
+    from click.exceptions import ClickException as _ClickException  # type: ignore[assignment]
+    from click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp  # type: ignore[assignment]
+
+
 def _error(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
@@ -55,7 +63,20 @@ def _error(message: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``scalinglab`` console script."""
     try:
-        app(args=argv, standalone_mode=True)
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and rv:  # --help and friends return their exit code
+            sys.exit(rv)
+    except _ClickException as e:  # a usage error (bad option value, missing argument): one line
+        if isinstance(e, _NoArgsIsHelp):
+            e.show()
+            sys.exit(e.exit_code)
+        ctx = getattr(e, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _error(" ".join(e.format_message().split()) + where)
+        sys.exit(2)
+    except typer.Abort:
+        _error("aborted")
+        sys.exit(1)
     except UserError as e:
         _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
         sys.exit(2)
