@@ -279,6 +279,7 @@ def fit_power_law(
             replicates,
             n_boot,
             seed,
+            rss1=(pl.chi2_dof or 0.0) * (idx.size - 2),  # dof > 0 here
             min_side=break_min_side,
             alpha=break_alpha,
             min_change=break_min_change,
@@ -291,17 +292,16 @@ def _hinge_design(t: np.ndarray, tb: float) -> np.ndarray:
 
 
 def _find_break(
-    x, y, sig, idx, t, z, w, zr, replicates, n_boot, seed, *, min_side, alpha, min_change
+    x, y, sig, idx, t, z, w, zr, replicates, n_boot, seed, *, rss1, min_side, alpha, min_change
 ) -> BrokenPowerLaw | None:
-    """Best continuous two-slope fit; a BrokenPowerLaw when the break is significant."""
+    """Best continuous two-slope fit; a BrokenPowerLaw when the break is significant.
+
+    ``rss1`` is the weighted residual sum of squares of the single power law.
+    """
     from scipy.special import fdtrc
 
     n = t.size
     sw = np.sqrt(w)
-    # Single power law residual sum of squares.
-    a1 = np.column_stack([np.ones_like(t), t])
-    coef1 = np.linalg.lstsq(a1 * sw[:, None], z * sw, rcond=None)[0]
-    rss1 = float((w * (z - a1 @ coef1) ** 2).sum())
     candidates = range(min_side - 1, n - min_side + 1)
     best = None
     for j in candidates:
