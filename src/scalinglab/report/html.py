@@ -187,6 +187,14 @@ def _summary(inputs: Inputs) -> _Section:
                 f"{lab}: measured alpha_D = {_f(m['alpha_D'])} ± {_f(m.get('alpha_D_stderr'))} "
                 f"(95% CI {_ci(m.get('alpha_D_ci95'))}) on {_window(m.get('window'), 'P')}."
             )
+    for kind, name, unit in (("correlations", "beta", "lags"), ("entropy", "gamma", "n")):
+        for r in inputs.of(kind):
+            e = r.doc[name]
+            if _siblings(r, inputs, "prediction") is None and e.get("value") is not None:
+                s.paragraphs.append(
+                    f"{_label(r, inputs)}: {name} = {_pm(e)} (95% CI {_ci(e.get('ci95'))}) "
+                    f"over {_window(e.get('window'), unit)}."
+                )
     for r in inputs.of("validation"):
         s.paragraphs.append(f"{_label(r, inputs)}: {r.doc['verdict']}")
     for r in inputs.of("sweep"):
@@ -196,6 +204,14 @@ def _summary(inputs: Inputs) -> _Section:
                 f"{_label(r, inputs)}: the sweep measures alpha_D = {_pm(a)} (95% CI "
                 f"{_ci(a.get('ci95'))}) on {_window(a.get('window'), 'P')}."
             )
+    for r in inputs.of("collapse"):
+        d, b = r.doc, r.doc["best_on_grid"] or {}
+        s.paragraphs.append(
+            f"{_label(r, inputs)}: the per-position losses collapse with spread "
+            f"{_f((d['at_given'] or {}).get('score'), 4)} at beta = {_f(d['beta'])}, gamma = "
+            f"{_f(d['gamma'])}; the grid minimum is {_f(b.get('score'), 4)} at beta = "
+            f"{_f(b.get('beta'))}, gamma = {_f(b.get('gamma'))}."
+        )
     for r in inputs.of("fit"):
         d = r.doc
         ex = d.get("extrapolation") or {}
