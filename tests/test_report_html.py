@@ -271,6 +271,15 @@ def test_missing_inputs_drop_their_sections(results, tmp_path):
     warned = bool(json.loads((results["fit"] / "fit.json").read_text())["warnings"])
     assert only_fit.sections == ["summary", "fits", *(["warnings"] * warned), "provenance"]
     assert only_fit.figures == [] and not (tmp_path / "f" / "figures").exists()
+    stats = tmp_path / "stats"  # what `scalinglab stats` writes: no prediction
+    stats.mkdir()
+    for name in ("correlations.json", "entropy.json"):
+        (stats / name).write_bytes((results["predict"] / name).read_bytes())
+    rep = sl.report.html(stats, tmp_path / "s")
+    assert "curve" not in rep.sections and "correlations" in rep.sections
+    assert "entropy" in rep.sections and "summary" in rep.sections
+    beta = json.loads((stats / "correlations.json").read_text())["beta"]
+    assert f"beta = {beta['value']:.3f} ± {beta['stderr']:.3f}" in rep.path.read_text()
 
 
 def _copy(src: Path, dst: Path) -> Path:
