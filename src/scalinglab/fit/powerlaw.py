@@ -7,7 +7,8 @@ solved by bounded nonlinear least squares from several starts). Its result,
 :class:`PowerLaw`, holds the point estimates, the asymptotic standard error
 and the bootstrap replicates. The decay exponent of the correlations (beta),
 of the conditional entropy (gamma) and of a loss curve (alpha_D) all come from
-it; ``fit.exponents`` gives each its report.
+it; each has its report: ``stats._corr_fit`` (beta, with its break test),
+``stats._gamma`` (:class:`GammaFit`) and :mod:`scalinglab.fit.alpha` (alpha_D).
 
 Weights. With standard errors ``sigma`` of ``y``, ``s_i = sigma_i / y_i`` is
 the error of ``log y_i`` (delta method) and ``w_i = 1 / s_i^2``; with
