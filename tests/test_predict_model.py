@@ -312,7 +312,6 @@ def test_default_max_n_and_the_same_explicit_value_reuse_the_statistics(
     def boom(*a, **k):
         raise AssertionError("the statistics were computed again")
 
-    monkeypatch.setattr(sl.stats, "entropy", boom)
-    monkeypatch.setattr(sl.stats, "correlations", boom)
+    monkeypatch.setattr(sl.stats, "measure", boom)
     again = sl.theory.predict(c, out=out, max_n=DEFAULT_MAX_N, **kw)
     assert again.to_dict()["entropy"] == first.to_dict()["entropy"]

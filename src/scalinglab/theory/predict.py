@@ -428,18 +428,14 @@ def predict(
     data-limited run at ``P0`` tokens whose loss fixes the horizon's threshold
     constant (:mod:`.calibrate`).
     """
-    from ..corpus import resolve
-    from ..stats import correlations as corr_fn
-    from ..stats import entropy as ent_fn
-    from ..stats.entropy import DEFAULT_MAX_N, check_corpus_size
+    from ..stats import CorrelationConfig, EntropyConfig, as_corpus, measure
 
-    # Cheap checks first: a bad option must not fail after minutes of counting.
-    if max_n is not None and max_n < 1:
-        raise UserError(f"max_n (--max-n) must be at least 1, got {max_n}")
-    if gamma_window is not None and max_n is not None and gamma_window[1] > max_n:
-        raise UserError(f"--gamma-window reaches beyond max_n = {max_n} (--max-n)")
-    if first_lag < 1:
-        raise UserError(f"first_lag (--first-lag) must be at least 1, got {first_lag}")
+    # Cheap checks first: a bad option must not fail after minutes of counting. The two
+    # configs check the statistics' settings (max_n, the windows) once, here.
+    cc = CorrelationConfig(lags=lags, beta_window=beta_window, first_lag=first_lag, seed=seed)
+    ec = EntropyConfig(
+        gamma_window=gamma_window, seed=seed, **({"max_n": max_n} if max_n is not None else {})
+    )
     _check_options(context, target_loss, n_boot, p_min, p_max)
     check_entropy_options(entropy, entropy_from, device)
     if not (np.isfinite(budget) and budget > 0):
@@ -451,44 +447,38 @@ def predict(
         )
     if compare_measured is not None:
         load_measured(compare_measured)
-    tokenizer = _checkpoint_tokenizer(entropy_from, tokenizer)
-    c = resolve(corpus, tokenizer)
-    n_max = DEFAULT_MAX_N if max_n is None else max_n
-    # A corpus too short for the entropy engine fails here, before correlations.json.
-    check_corpus_size(c, n_max)
+    c = as_corpus(corpus, _checkpoint_tokenizer(entropy_from, tokenizer))
+    # A corpus too short for either engine fails here, before any file is written.
+    cc.check(c)
+    ec.check(c)
     if calibrate is not None:
         check_calibration_p0(int(calibrate), int(c.split_index))
     desc = c.describe()
     out_p = Path(out) if out is not None else None
-    corr_settings = {
-        "lags": lags,
-        "beta_window": list(beta_window) if beta_window else None,
-        "first_lag": first_lag,
-        "seed": seed,
-    }
-    ent_settings = {
-        "max_n": n_max,
-        "gamma_window": list(gamma_window) if gamma_window else None,
-        "seed": seed,
-    }
     corr_path = out_p / "correlations.json" if out_p else None
-    corr_d = cache.lookup(corr_path, c.content_hash, corr_settings)
-    if corr_d is None:
-        cres = corr_fn(
-            c, lags=lags, beta_window=beta_window, first_lag=first_lag, seed=seed, progress=progress
-        )
-        corr_d = cache.entry(cres, desc, corr_settings)
-        if out_p:
-            cres.save(out_p)
-        cache.store(corr_path, corr_d)
     ent_path = out_p / "entropy.json" if out_p else None
-    ent_d = cache.lookup(ent_path, c.content_hash, ent_settings)
-    if ent_d is None:
-        eres = ent_fn(c, max_n=n_max, gamma_window=gamma_window, seed=seed, progress=progress)
-        ent_d = cache.entry(eres, desc, ent_settings)
-        if out_p:
-            eres.save(out_p)
-        cache.store(ent_path, ent_d)
+    # the cache is keyed on the resolved settings (a default and the same value given
+    # explicitly share one entry) and the corpus's content hash
+    corr_d = cache.lookup(corr_path, c.content_hash, cc.to_dict())
+    ent_d = cache.lookup(ent_path, c.content_hash, ec.to_dict())
+    if corr_d is None or ent_d is None:
+        m = measure(
+            c,
+            correlations=cc if corr_d is None else False,
+            entropy=ec if ent_d is None else False,
+            progress=progress,
+        )
+        if m.correlations is not None:
+            corr_d = cache.entry(m.correlations, desc, cc.to_dict())
+            if out_p:
+                m.correlations.save(out_p)
+            cache.store(corr_path, corr_d)
+        if m.entropy is not None:
+            ent_d = cache.entry(m.entropy, desc, ec.to_dict())
+            if out_p:
+                m.entropy.save(out_p)
+            cache.store(ent_path, ent_d)
+    assert corr_d is not None and ent_d is not None
     model = None
     pre_warnings: list[str] = []
     if wants_model(entropy, entropy_from, EntropyInputs.read(ent_d), pre_warnings):
