@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from ..stats.config import CorrelationConfig as C
+from ..stats.config import EntropyConfig as E
+from ..stats.config import field_default, field_help
 from ..train.reference import DEFAULT_BUDGET_S
 
 
@@ -28,11 +31,17 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
             "results/predict"
         ),
-        lags: Annotated[str | None, typer.Option(help="Lags, e.g. 1,2,4 or 1-64.")] = None,
-        max_n: Annotated[int | None, typer.Option(help="Largest context length for H_n.")] = None,
-        beta_window: Annotated[str | None, typer.Option(help="Lag window lo,hi for beta.")] = None,
-        first_lag: Annotated[int, typer.Option(help="First lag of the automatic beta window.")] = 1,
-        gamma_window: Annotated[str | None, typer.Option(help="n window lo,hi for gamma.")] = None,
+        lags: Annotated[str | None, typer.Option(help=field_help(C, "lags"))] = None,
+        max_n: Annotated[int, typer.Option(help=field_help(E, "max_n"))] = field_default(
+            E, "max_n"
+        ),
+        beta_window: Annotated[str | None, typer.Option(help=field_help(C, "beta_window"))] = None,
+        first_lag: Annotated[int, typer.Option(help=field_help(C, "first_lag"))] = field_default(
+            C, "first_lag"
+        ),
+        gamma_window: Annotated[
+            str | None, typer.Option(help=field_help(E, "gamma_window"))
+        ] = None,
         entropy: Annotated[
             str,
             typer.Option(
@@ -71,7 +80,7 @@ def register(app: typer.Typer) -> None:
         p_min: Annotated[float, typer.Option(help="Smallest P of the predicted curve.")] = 1e4,
         p_max: Annotated[float, typer.Option(help="Largest P of the predicted curve.")] = 1e12,
         boot: Annotated[int, typer.Option(help="Joint bootstrap replicates.")] = 1000,
-        seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        seed: Annotated[int, typer.Option(help=field_help(C, "seed"))] = field_default(C, "seed"),
     ) -> None:
         """Predict the data-limited scaling law of a corpus from its statistics.
 
@@ -85,8 +94,8 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from .._progress import console
-        from ..stats.correlations import parse_lags
-        from ..stats.entropy import parse_window
+        from ..stats import parse_lags
+        from ..stats.config import parse_window
         from ..train.sweep import parse_count
         from .predict import predict
 
