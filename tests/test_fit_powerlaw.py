@@ -8,6 +8,7 @@ from scalinglab.fit.alpha import fit_alpha
 from scalinglab.fit.powerlaw import fit_power_law
 from scalinglab.stats._corr_fit import fit_power_law as fit_beta
 from scalinglab.stats._gamma import fit_gamma
+from scalinglab.warns import has_code
 
 X = np.geomspace(1, 1000, 25)
 
@@ -156,3 +157,27 @@ def test_bad_input_is_a_user_error(kwargs):
     args = {"x": [1.0, 2.0, 4.0], "y": [1.0, 0.6, 0.3], **kwargs}
     with pytest.raises(UserError):
         fit_power_law(args.pop("x"), args.pop("y"), **args)
+
+
+def test_fits_on_a_bound_and_missing_bootstraps_are_warned_by_code():
+    x = np.arange(1, 9.0)
+    plateau = 1 + np.exp(-5 * x)  # falls faster than any power law onto its floor
+    fit = fit_power_law(x, plateau, offset=True, bootstrap="none")
+    assert has_code(fit.warnings, "fit-offset-at-bound")
+    g = fit_gamma(x, plateau, window=(1, 8), offset=True, n_boot=20)
+    assert has_code(g.warnings, "gamma-offset-at-bound")
+    assert has_code(g.to_dict()["warnings"], "gamma-offset-at-bound")
+    steep = fit_power_law(
+        x, 0.5 + 2 * x**-2.0, offset=True, exponent_bounds=(0, 1), bootstrap="none"
+    )
+    assert steep.exponent == pytest.approx(1.0) and has_code(
+        steep.warnings, "fit-exponent-at-bound"
+    )
+    clean = fit_power_law(x, 0.5 + 2 * x**-2.0, offset=True, bootstrap="none")
+    assert clean.warnings == []
+    few = fit_power_law(x[:3], x[:3] ** -0.5, bootstrap="cases", n_boot=20)
+    assert has_code(few.warnings, "fit-boot-too-few")
+    bad = np.full((5, 8), -1.0)  # no usable replicate
+    b = fit_beta(x, x**-0.5, replicates=bad, detect_break=False)
+    assert b.stderr is None and has_code(b.to_dict()["warnings"], "corr-fit-boot-too-few")
+    assert "warnings" not in fit_beta(x, x**-0.5, n_boot=50, detect_break=False).to_dict()

@@ -45,9 +45,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import warns
 from ..errors import UserError
 
-__all__ = ["BOOTSTRAPS", "EXPONENT_LIMIT", "PowerLaw", "fit_power_law"]
+__all__ = ["BOOTSTRAPS", "EXPONENT_LIMIT", "PowerLaw", "fit_power_law", "relabel"]
 
 Bootstrap = Literal["none", "noise", "residual", "residual+noise", "cases", "replicates"]
 BOOTSTRAPS: tuple[str, ...] = ("none", "noise", "residual", "residual+noise", "cases", "replicates")
@@ -94,6 +95,9 @@ class PowerLaw:
         ``boot_exponent`` without the scatter ``tau`` (the sampling errors alone).
     boot_logy : ndarray or None
         The replicates of ``log y`` (rows, without the scatter), except for ``cases``.
+    warnings : list of str
+        Coded warnings (``fit-offset-at-bound``, ``fit-exponent-at-bound``,
+        ``fit-boot-too-few``, ``fit-boot-failed-refits``).
     """
 
     exponent: float
@@ -115,6 +119,7 @@ class PowerLaw:
     boot_offset: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     boot_exponent_sampling: np.ndarray | None = field(default=None, repr=False)
     boot_logy: np.ndarray | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_points(self) -> int:
@@ -156,6 +161,19 @@ class PowerLaw:
         q = 50 * (1 - level)
         lo, hi = np.percentile(b, [q, 100 - q])
         return float(lo), float(hi)
+
+
+def relabel(warnings: list[str], prefix: str) -> list[str]:
+    """The fitter's ``fit-...`` warnings under the codes of the part that asked for the fit.
+
+    >>> relabel([warns.coded("fit-offset-at-bound", "text")], "gamma")
+    ['[gamma-offset-at-bound] text']
+    """
+    out = []
+    for w in warnings:
+        code = warns.code_of(w) or "fit-warning"
+        out.append(warns.coded(f"{prefix}-{code.removeprefix('fit-')}", warns.text_of(w)))
+    return out
 
 
 # --------------------------------------------------------------------------- the line
@@ -341,13 +359,14 @@ def fit_power_law(
         if scatter and s is not None and chi2 is not None and chi2 > 1:
             tau2 = _scatter2(t, z, s**2, dof)
         w = 1.0 / (s**2 + tau2) if (s is not None and weight) else w0
-        c_slope, c_icpt = _line_maps(t, w)
+        c_slope, c_icpt = c_maps = _line_maps(t, w)
         theta = np.array([float(c_icpt @ z), -float(c_slope @ z), 0.0])
         fitted = theta[0] - theta[1] * t
         jac = np.column_stack([np.ones_like(t), -t])
     else:
         tau2 = 0.0
         w = w0
+        c_maps = None
         res = _offset_solve(t, z, np.sqrt(w), _offset_starts(t, z), exponent_bounds)
         if res is None:
             raise UserError("the power-law fit with an offset failed to converge")
@@ -373,32 +392,97 @@ def fit_power_law(
         fit_stderr=fit_se,
         n_params=p,
     )
+    if offset:
+        fit.warnings.extend(_bound_warnings(theta, float(y.min()), exponent_bounds))
     if bootstrap == "none" or (n_boot == 0 and bootstrap != "replicates"):
         return fit
     rng = np.random.default_rng(seed)
     if bootstrap == "cases":
         _cases(fit, t, z, theta, rng, n_boot, exponent_bounds)
-        return fit
-    zs, fit.bootstrap = _replicate_logs(bootstrap, z, fitted, resid, s, p, replicates, n_boot, rng)
+    else:
+        logs = _Logs(t, z, fitted, resid, theta, tau2, c_maps)
+        _refit_logs(fit, logs, bootstrap, replicates, n_boot, seed, rng, exponent_bounds)
+    if fit.n_boot < 2:
+        fit.warnings.append(
+            warns.coded(
+                "fit-boot-too-few",
+                f"{fit.n_boot} usable bootstrap replicate(s): no bootstrap error or interval",
+            )
+        )
+    return fit
+
+
+@dataclass
+class _Logs:
+    """The fit in log space: ``t = log(x / x_ref)``, ``z = log y``, and what replicates need."""
+
+    t: np.ndarray
+    z: np.ndarray
+    fitted: np.ndarray
+    resid: np.ndarray
+    theta: np.ndarray
+    tau2: float
+    c_maps: tuple[np.ndarray, np.ndarray] | None
+
+
+def _refit_logs(fit: PowerLaw, lg: _Logs, mode, replicates, n_boot, seed, rng, bounds) -> None:
+    """Replicates of ``log y`` (every mode but ``cases``), refitted with the fit's weights."""
+    s, p, w = fit.log_sigma, fit.n_params, fit.weights
+    t, z, fitted, resid, theta, tau2 = lg.t, lg.z, lg.fitted, lg.resid, lg.theta, lg.tau2
+    zs, fit.bootstrap = _replicate_logs(mode, z, fitted, resid, s, p, replicates, n_boot, rng)
     zr = zs
     if tau2 > 0:
         noise = np.random.default_rng([seed, 0x7A0]).standard_normal(zs.shape)
         zr = zs + np.sqrt(tau2) * noise
         fit.bootstrap += "; plus the scatter about the power law (tau)"
     fit.boot_logy = zs
-    if not offset:
+    if lg.c_maps is not None:
+        c_slope, c_icpt = lg.c_maps
         fit.boot_exponent = -(zr @ c_slope)
         fit.boot_amplitude = np.exp(zr @ c_icpt)
         fit.boot_offset = np.zeros(zr.shape[0])
         fit.boot_exponent_sampling = -(zs @ c_slope) if tau2 > 0 else fit.boot_exponent
-    else:
-        refits = np.array([_offset_refit(t, row, w, theta, exponent_bounds) for row in zr])
-        refits = refits.reshape(-1, 3)
-        ok = np.all(np.isfinite(refits), axis=1)
-        fit.boot_exponent, fit.boot_offset = refits[ok, 1], refits[ok, 2]
-        fit.boot_amplitude = np.exp(refits[ok, 0])
-        fit.boot_exponent_sampling = fit.boot_exponent
-    return fit
+        return
+    refits = np.array([_offset_refit(t, row, w, theta, bounds) for row in zr]).reshape(-1, 3)
+    _take_refits(fit, refits)
+
+
+def _take_refits(fit: PowerLaw, refits: np.ndarray) -> None:
+    """Keep the offset refits that converged; warn when more than 10% did not."""
+    ok = np.all(np.isfinite(refits), axis=1)
+    fit.boot_exponent, fit.boot_offset = refits[ok, 1], refits[ok, 2]
+    fit.boot_amplitude = np.exp(refits[ok, 0])
+    fit.boot_exponent_sampling = fit.boot_exponent
+    if ok.size and ok.mean() < 0.9:
+        fit.warnings.append(
+            warns.coded(
+                "fit-boot-failed-refits",
+                f"{1 - ok.mean():.0%} of the bootstrap refits of the offset form failed",
+            )
+        )
+
+
+def _bound_warnings(theta: np.ndarray, ymin: float, bounds: tuple[float, float]) -> list[str]:
+    """Warnings for an offset fit that ended on a bound (the form is not determined there)."""
+    out = []
+    if theta[2] >= (1 - 1e-6) * ymin:
+        out.append(
+            warns.coded(
+                "fit-offset-at-bound",
+                f"the offset reached the smallest y ({ymin:.4g}): the points do not "
+                "determine a power law with an offset",
+            )
+        )
+    lo, hi = bounds
+    tol = 1e-6 * max(1.0, abs(lo), abs(hi))
+    if theta[1] <= lo + tol or theta[1] >= hi - tol:
+        out.append(
+            warns.coded(
+                "fit-exponent-at-bound",
+                f"the exponent reached its bound ({theta[1]:.4g} in [{lo:g}, {hi:g}])",
+            )
+        )
+    return out
 
 
 def _check(x, y, p, bootstrap, n_boot, sigma, scatter, offset, replicates) -> None:
@@ -505,7 +589,5 @@ def _cases(fit: PowerLaw, t, z, theta, rng, n_boot, bounds) -> None:
         refits = np.array(
             [_offset_refit(t[row], z[row], fit.weights[row], theta, bounds) for row in idx]
         ).reshape(-1, 3)
-        ok = np.all(np.isfinite(refits), axis=1)
-        fit.boot_exponent, fit.boot_offset = refits[ok, 1], refits[ok, 2]
-        fit.boot_amplitude = np.exp(refits[ok, 0])
+        _take_refits(fit, refits)
     fit.boot_exponent_sampling = fit.boot_exponent

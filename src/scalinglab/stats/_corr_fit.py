@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..fit.powerlaw import Bootstrap
+from ..fit.powerlaw import Bootstrap, relabel
 from ..fit.powerlaw import fit_power_law as _fit
 
 
@@ -49,6 +49,8 @@ class PowerLawFit:
         Why the fit is undefined.
     broken : BrokenPowerLaw or None
         Set when the residuals show a break.
+    warnings : list of str
+        Coded warnings of the fit (``corr-fit-...``).
     """
 
     value: float | None
@@ -65,6 +67,7 @@ class PowerLawFit:
     method: str = ""
     reason: str | None = None
     broken: BrokenPowerLaw | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def undefined(cls, reason: str) -> PowerLawFit:
@@ -82,6 +85,7 @@ class PowerLawFit:
         return self.amplitude * np.asarray(x, float) ** (-self.value)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form; ``warnings`` only when there are some."""
         win = None
         if self.window is not None:
             win = [_intlike(self.window[0]), _intlike(self.window[1])]
@@ -100,6 +104,7 @@ class PowerLawFit:
             "method": self.method,
             "reason": self.reason,
             "break": self.broken.to_dict() if self.broken is not None else None,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -263,6 +268,7 @@ def fit_power_law(
         fit_stderr=pl.fit_stderr,
         n_boot=pl.n_boot,
         method=f"weighted least squares of log y on log x; {pl.bootstrap}",
+        warnings=relabel(pl.warnings, "corr-fit"),
     )
     if detect_break and idx.size >= 2 * break_min_side - 1:
         w0 = 1.0 / pl.log_sigma**2 if pl.log_sigma is not None else np.ones(idx.size)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .._io import _jsonable
 from ..errors import UserError
-from ..fit.powerlaw import fit_power_law
+from ..fit.powerlaw import fit_power_law, relabel
 
 #: Bounds of gamma in the offset form.
 GAMMA_BOUNDS = (1e-4, 20.0)
@@ -46,6 +46,7 @@ class GammaFit:
     h_inf: float | None = None
     h_inf_stderr: float | None = None
     h_inf_ci95: tuple[float, float] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (NaN as None)."""
@@ -60,6 +61,8 @@ class GammaFit:
             "n_boot": self.n_boot,
             "residual_rms": self.residual_rms,
         }
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         if self.h_inf is not None:
             d["h_inf"] = {
                 "value": self.h_inf,
@@ -177,6 +180,7 @@ def fit_gamma(
         method=method,
         n_boot=int(n_boot),
         residual_rms=fit.rms_log_residual,
+        warnings=relabel(fit.warnings, "gamma"),
     )
     if offset:
         out.h_inf = fit.offset
