@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._settings import _Settings, _task
-from .optim import CONVERGED, LogResidualObjective, minimize_many
+from ._settings import _minimize, _Settings
+from .optim import CONVERGED, LogResidualObjective
 
 
 def _summarise(samples: np.ndarray, names: list[str]):
@@ -30,15 +30,7 @@ def _bootstrap(form, obj, optima, lower, upper, st: _Settings):
     weights = np.repeat(counts, K, axis=0)
     x0 = np.tile(optima, (st.n_boot, 1))
     bobj = LogResidualObjective(form, obj.log_X, obj.logy, obj.loss, weights)
-    res = minimize_many(
-        bobj,
-        x0,
-        lower,
-        upper,
-        n_jobs=st.n_jobs,
-        maxiter=st.maxiter,
-        progress=_task(st, f"{form.name}: bootstrap", x0.shape[0]),
-    )
+    res = _minimize(st, bobj, x0, lower, upper, f"{form.name}: bootstrap")
     f = res.fun.reshape(st.n_boot, K)
     pick = np.argmin(np.where(np.isfinite(f), f, np.inf), axis=1)
     idx = np.arange(st.n_boot) * K + pick

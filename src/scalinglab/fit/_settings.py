@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .optim import Loss
+import numpy as np
+
+from .optim import Loss, minimize_many
 
 
 @dataclass
@@ -27,3 +29,16 @@ def _task(settings: _Settings, label: str, total: int) -> Callable[[int], None] 
         return None
     tid = bar.add_task(label, total=total)
     return lambda done: bar.update(tid, completed=done)
+
+
+def _minimize(st: _Settings, obj: Any, x0: np.ndarray, lower, upper, label: str) -> Any:
+    """:func:`minimize_many` from every row of ``x0`` with the fit's workers, limit and bar."""
+    return minimize_many(
+        obj,
+        x0,
+        lower,
+        upper,
+        n_jobs=st.n_jobs,
+        maxiter=st.maxiter,
+        progress=_task(st, label, x0.shape[0]),
+    )

@@ -25,10 +25,10 @@ from ._bootstrap import _bootstrap, _summarise
 from ._compare import rank
 from ._extrapolate import _extrapolation, _holdout_mask, _rmsle
 from ._profile import _profile
-from ._settings import _Settings, _task
+from ._settings import _minimize, _Settings
 from .data import FitData, prepare
 from .forms import Form, auto_forms, get_form
-from .optim import CONVERGED, LogResidualObjective, Loss, minimize_many, polish
+from .optim import CONVERGED, LogResidualObjective, Loss, polish
 
 
 @dataclass
@@ -374,15 +374,7 @@ def _fit_one(form: Form, fd: FitData, mask: np.ndarray, st: _Settings) -> FitRes
     if form.refine is not None and st.starts is None and grid.shape[0] > form.refine:
         grid = grid[np.argsort(f0, kind="stable")[: form.refine]]
 
-    res = minimize_many(
-        obj,
-        grid,
-        lower,
-        upper,
-        n_jobs=st.n_jobs,
-        maxiter=st.maxiter,
-        progress=_task(st, f"{form.name}: {grid.shape[0]} starts", grid.shape[0]),
-    )
+    res = _minimize(st, obj, grid, lower, upper, f"{form.name}: {grid.shape[0]} starts")
     # Points that give the same curve (permuted BNSL breaks) count as one optimum.
     res.x = form.canonicalize(res.x)
     cand = _distinct(res.x, res.fun, 3)
