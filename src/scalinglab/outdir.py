@@ -234,6 +234,8 @@ def claim(
         raise UserError(f"cannot create --out {p}: {e.strerror or e}") from None
     lock_path, fd = _lock(key, created)
     c = Claim(key, created, lock_path, fd)
+    if create and fd is not None:
+        remove_leftovers(key)
     _HELD[key] = c
     ctx = _current_context()
     if ctx is not None:
@@ -277,6 +279,24 @@ def _lock(key: Path, created: list[Path]) -> tuple[Path | None, int | None]:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return lock_path, fd
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Remove the temporary files (``.NAME.XXXX.tmp``) that killed writers left in ``out``.
+
+    Called with the lock held: no other process is writing there, so every
+    such file belongs to a writer that died before renaming it into place.
+    """
+    import shutil
+
+    removed = []
+    for t in out.glob(".*.tmp"):
+        if t.is_dir() and not t.is_symlink():
+            shutil.rmtree(t, ignore_errors=True)
+        else:
+            t.unlink(missing_ok=True)
+        removed.append(t)
+    return removed
 
 
 def _undo(created: list[Path]) -> None:

@@ -21,7 +21,14 @@ import numpy as np
 from .._io import read_json
 from .._progress import info, make_progress
 from ..errors import UserError
-from .core import CorpusWriter, TokenCorpus, dtype_for_vocab, is_corpus_dir, load
+from .core import (
+    CorpusWriter,
+    TokenCorpus,
+    dtype_for_vocab,
+    is_corpus_dir,
+    load,
+    remove_stale_tmp,
+)
 from .sources import (
     CHUNK_BYTES,
     DEFAULT_CORPUS,
@@ -131,6 +138,12 @@ def tokenize(
     """
     p = Path(str(source)).expanduser()
     suffix = p.name.lower()
+    if str(source) != DEFAULT_CORPUS and is_corpus_dir(p):
+        load(p)  # a damaged corpus is reported as such
+        raise UserError(
+            f"{p} is already a token corpus: give it to the other verbs as it is "
+            "(nothing re-tokenizes a TokenCorpus)"
+        )
     if str(source) != DEFAULT_CORPUS and suffix.endswith((".bin", ".npy")) and p.is_file():
         return _from_token_file(p, out, vocab_size)
     src = open_source(source, glob=glob, text_field=text_field, errors=errors)
@@ -321,6 +334,7 @@ def resolve(
     key = _cache_key(str(corpus), spec, options)
     stem = DEFAULT_CORPUS if str(corpus) == DEFAULT_CORPUS else Path(str(corpus)).name
     target = cache_dir() / f"{stem}-{spec.replace(':', '').replace('/', '_')[:40]}-{key}"
+    remove_stale_tmp(target)  # what killed writers of this entry left
     if is_corpus_dir(target):
         try:
             return load(target)
