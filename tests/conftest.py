@@ -38,3 +38,17 @@ def shakespeare_char(shakespeare_txt: Path, tmp_path_factory: pytest.TempPathFac
     import scalinglab as sl
 
     return sl.corpus.tokenize(shakespeare_txt, "char", tmp_path_factory.mktemp("ts") / "char")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Report how many cases the fuzzing harness (tests/test_fuzz_cli.py) tried."""
+    import sys
+
+    for name, mod in list(sys.modules.items()):
+        cases = getattr(mod, "CASES", None) if name.endswith("test_fuzz_cli") else None
+        if cases:
+            per_verb = ", ".join(f"{v} {n}" for v, n in sorted(cases.items()))
+            terminalreporter.write_sep("-", "fuzzing harness")
+            terminalreporter.write_line(
+                f"{sum(cases.values())} cases tried over {len(cases)} verbs ({per_verb})"
+            )
