@@ -198,3 +198,13 @@ def test_two_concurrent_writers_never_mix(tmp_path: Path) -> None:
             winner = "AB"[codes.index(0)]
             assert writers == {winner}
         time.sleep(0.05)
+
+
+def test_claim_removes_killed_writers_temporary_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fit.json").write_text("{}")
+    (out / ".fit.json.abcd.tmp").write_text('{"half')
+    (out / ".fit.png.efgh.tmp").write_bytes(b"\x89PNG")
+    with claim(out, "fit"):
+        assert sorted(p.name for p in out.iterdir()) == ["fit.json"]
