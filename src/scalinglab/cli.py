@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``scalinglab`` console script."""
     try:
         rv = app(args=argv, standalone_mode=False)
-        if isinstance(rv, int) and rv:  # --help and friends return their exit code
-            sys.exit(rv)
+        # --help and friends return their exit code; success exits 0 as Click's standalone
+        # mode does, so in-process callers see one SystemExit either way
+        sys.exit(rv if isinstance(rv, int) else 0)
     except _ClickException as e:  # a usage error (bad option value, missing argument): one line
         if isinstance(e, _NoArgsIsHelp):
             e.show()

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ngram import _CHUNK, _batch_stderr, _RankBits
+from ._ngram_bits import _CHUNK, _batch_stderr, _RankBits
 
 #: Discounts (D1, D2, D3+) of an order whose count-of-counts give no valid estimate.
 FALLBACK = (0.5, 1.0, 1.5)

@@ -52,10 +52,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
+from ._kn import ModifiedKneserNey
+from ._ngram_bits import _CHUNK, _batch_stderr, _RankBits
 from ._suffix import lcp_array, suffix_array
-
-#: Positions processed per step when building index arrays (bounds temporaries).
-_CHUNK = 1 << 22
 
 #: Columns of the class sums: sum c log c, sum c G(c), distinct, n1, n2, sum c log^2 c, n3, n4
 #: (``n_j`` = number of classes of count j).
@@ -107,35 +106,6 @@ def _equal_positions(lcp: np.ndarray, value: int, dtype: np.dtype) -> np.ndarray
         idx = np.flatnonzero(lcp[start : start + _CHUNK] == value)
         parts.append((idx + start).astype(dtype, copy=False))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-
-def _popcount(words: np.ndarray) -> np.ndarray:
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(words).astype(np.int64)
-    w = words.astype(np.uint64)  # SWAR popcount for NumPy < 2
-    w = w - ((w >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    w = (w & np.uint64(0x3333333333333333)) + ((w >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    w = (w + (w >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return ((w * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
-
-
-class _RankBits:
-    """Rank queries on a bit vector: ``rank(x)`` = number of set bits below ``x``.
-
-    1/8 byte per bit plus 1/8 byte of cumulative counts per 64 bits.
-    """
-
-    def __init__(self, bits: np.ndarray):
-        packed = np.packbits(bits, bitorder="little")
-        pad = (-packed.size) % 8 + 8
-        self.words = np.concatenate([packed, np.zeros(pad, np.uint8)]).view(np.uint64)
-        self.cum = np.concatenate([[0], np.cumsum(_popcount(self.words))])
-
-    def rank(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.int64)
-        w = x >> 6
-        mask = (np.left_shift(np.uint64(1), (x & 63).astype(np.uint64))) - np.uint64(1)
-        return self.cum[w] + _popcount(self.words[w] & mask)
 
 
 class _View:
@@ -305,16 +275,6 @@ class SweepResult:
         return np.where(nm > 0, h, np.nan)
 
 
-def _batch_stderr(x: np.ndarray, max_batches: int = 50) -> float:
-    """Standard error of the mean of a serially correlated series by batch means."""
-    nb = min(max_batches, x.size // 20)
-    if nb < 2:
-        return float(np.std(x, ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-    size = x.size // nb
-    means = x[: nb * size].reshape(nb, size).mean(axis=1)
-    return float(np.std(means, ddof=1) / np.sqrt(nb))
-
-
 class AbsoluteDiscounting:
     """Interpolated absolute discounting on raw counts at every order (the earlier bound).
 
@@ -468,8 +428,6 @@ def count_sweep(
     qhi = np.full(H, N, dtype=np.int64)
     ctx_prev = np.full(H, N, dtype=np.int64)
     if bound == "kn":
-        from ._kn import ModifiedKneserNey
-
         model: AbsoluteDiscounting | ModifiedKneserNey = ModifiedKneserNey(
             T, sa, lcp, targets, max_n, vocab_size, keep_probs=keep_probs
         )

@@ -127,7 +127,7 @@ def _paired_drop_stderr(probs: np.ndarray | None, arg: np.ndarray) -> np.ndarray
     out = np.full(arg.size, np.nan)
     if probs is None:
         return out
-    from ._ngram import _batch_stderr
+    from ._ngram_bits import _batch_stderr
 
     for k in range(1, arg.size):  # context lengths, not tokens
         a, b = int(arg[k - 1]), int(arg[k])
