@@ -217,6 +217,7 @@ def fit_from_dict(d: dict[str, Any]) -> PowerLawFit:
         n_boot=int(d.get("n_boot") or 0),
         method=str(d.get("method") or ""),
         reason=d.get("reason"),
+        warnings=[str(w) for w in d.get("warnings") or []],
     )
     b = d.get("break")
     if b is not None:

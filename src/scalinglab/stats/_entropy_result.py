@@ -282,4 +282,5 @@ def gamma_from_dict(d: dict[str, Any]) -> GammaFit:
         h_inf=None if h is None else _num(h.get("value")),
         h_inf_stderr=None if h is None else _num(h.get("stderr")),
         h_inf_ci95=None if h_ci is None else (_num(h_ci[0]), _num(h_ci[1])),
+        warnings=[str(w) for w in d.get("warnings") or []],
     )

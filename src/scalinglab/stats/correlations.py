@@ -162,6 +162,7 @@ def _beta_fit(
             first = fit_power_law(lags, yf, sef, window=window, n_boot=0, detect_break=False)
             sef = sef * yf / first(lags)
         fit = fit_power_law(lags, yf, sef, window=window, n_boot=n_boot, seed=seed, replicates=repf)
+        warnings += fit.warnings  # the fitter's own (coded corr-fit-...)
     except UserError as e:
         warnings.append(coded("corr-beta-undefined", f"{name} is undefined: {e}"))
         return PowerLawFit.undefined(str(e))
@@ -419,9 +420,18 @@ def correlations(
 
 
 def run_correlations(
-    c: Any, cfg: CorrelationConfig, lag_arr: np.ndarray, *, progress: bool = True
+    c: Any,
+    cfg: CorrelationConfig,
+    lag_arr: np.ndarray,
+    *,
+    progress: bool = True,
+    count_plan: Any = CountPlan,
 ) -> CorrelationResult:
-    """The engine on a checked corpus: ``lag_arr`` from ``cfg.check(c)``."""
+    """The engine on a checked corpus: ``lag_arr`` from ``cfg.check(c)``.
+
+    ``count_plan`` builds the counting plan (``scalinglab.cluster`` passes one that
+    counts on a Dask cluster); it takes :class:`CountPlan`'s arguments.
+    """
     t0 = time.perf_counter()
     tokens = c.tokens
     n_tok = int(tokens.shape[0])
@@ -435,7 +445,7 @@ def run_correlations(
     # Without a bootstrap the blocks are not needed: one block covers everything.
     bounds = layout.block_bounds(k) if n_boot >= 2 else np.array([0, n_tok], dtype=np.int64)
     chunk = max(cfg.chunk_tokens, max_lag)
-    plan = CountPlan(layout, layout.chunks(chunk), bounds, max_pairs=max_pairs, seed=seed)
+    plan = count_plan(layout, layout.chunks(chunk), bounds, max_pairs=max_pairs, seed=seed)
     kb = plan.n_blocks
     k_msg = f"{kb} groups of whole documents" if within_documents else f"{kb} contiguous chunks"
     if layout.total_pairs(int(lag_arr[0])) == 0:

@@ -362,6 +362,7 @@ def run_entropy(corpus: Any, cfg: EntropyConfig, *, progress: bool = True) -> En
                 ))  # fmt: skip
             else:
                 gamma = fit_gamma(n, estimate, sigma, window=fit_win, n_boot=n_boot, seed=seed)
+                warnings += gamma.warnings  # the fitter's own (coded gamma-...)
                 if npts < 4:
                     warnings.append(
                         coded("entropy-few-points", f"gamma fitted on only {npts} context lengths")
@@ -371,6 +372,7 @@ def run_entropy(corpus: Any, cfg: EntropyConfig, *, progress: bool = True) -> En
                     gamma_offset = fit_gamma(
                         n, estimate, sigma, window=fit_win, offset=True, n_boot=n_boot, seed=seed
                     )
+                    warnings += gamma_offset.warnings
                 else:
                     warnings.append(coded(
                         "entropy-offset-skipped",
