@@ -32,6 +32,16 @@ TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
 FAST = {"batch_size": 16, "evals": 8, "eval_blocks": 64, "final_eval_blocks": 512, "threads": 1}
 
 
+def _ok(argv: list[str]) -> None:
+    """Run the CLI on ``argv``; it must succeed (return, or exit with status 0)."""
+    from scalinglab.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as e:
+        assert e.code in (0, None), e.code
+
+
 # -- model ----------------------------------------------------------------------------------
 
 
@@ -330,33 +340,77 @@ def test_cli_errors_are_one_line_with_exit_code_2(shakespeare_char, tmp_path, ca
 
 def test_train_cli_writes_run_json(shakespeare_char, tmp_path, capsys):
     from scalinglab._io import read_json
-    from scalinglab.cli import main
 
-    with pytest.raises(SystemExit) as e:
-        main(
-            [
-                "train",
-                str(shakespeare_char.path),
-                "--P",
-                "2^11",
-                "--context",
-                "8",
-                "--width",
-                "32",
-                "--layers",
-                "1",
-                "--max-steps",
-                "5",
-                "--final-eval-blocks",
-                "64",
-                "--out",
-                str(tmp_path),
-            ]
-        )
-    assert e.value.code == 0
-    rec = read_json(tmp_path / "run.json")
+    _ok(
+        [
+            "train",
+            str(shakespeare_char.path),
+            "--P",
+            "2^11",
+            "--context",
+            "8",
+            "--width",
+            "32",
+            "--layers",
+            "1",
+            "--max-steps",
+            "5",
+            "--final-eval-blocks",
+            "64",
+            "--warmup",
+            "2",
+            "--untied",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path / "cli"),
+        ]
+    )
+    rec = read_json(tmp_path / "cli" / "run.json")
     assert rec["P"] == 2048 and len(rec["per_position_loss"]) == 8 and rec["steps"] == 5
+    assert rec["train"]["warmup_steps"] == 2 and rec["model"]["tie_embeddings"] is False
     assert "best held-out loss" in capsys.readouterr().out
+    # The API given `out` writes the same record: same settings, same losses.
+    cfg = TrainConfig(
+        P=2048, context=8, max_steps=5, final_eval_blocks=64, warmup_steps=2, threads=1
+    )
+    res = train(
+        shakespeare_char,
+        cfg,
+        {"n_embd": 32, "n_layer": 1, "tie_embeddings": False},
+        out=tmp_path / "api",
+    )
+    api = read_json(tmp_path / "api" / "run.json")
+    assert api == res.to_dict() or set(api) == set(res.to_dict())
+    timing = {k for k in api if k.endswith("_s")} | {"history", "software"}
+    assert {k: v for k, v in api.items() if k not in timing} == {
+        k: v for k, v in rec.items() if k not in timing
+    }
+
+
+def test_cli_options_are_the_config_fields():
+    """Every command-line field of ModelConfig and TrainConfig is an option of `train`, with
+    the field's default and help; `sweep` has the same ones less its own axes."""
+    import dataclasses
+
+    import typer
+
+    from scalinglab.cli import app
+    from scalinglab.train.config import ModelConfig
+
+    cmd = typer.main.get_command(app)
+    for verb, own in (("train", {"P"}), ("sweep", {"P", "context", "lr", "seed", "threads"})):
+        params = {p.name: p for p in cmd.commands[verb].params}  # type: ignore[attr-defined]
+        for cls in (ModelConfig, TrainConfig):
+            for f in dataclasses.fields(cls):
+                if not f.metadata.get("cli", True) or f.name in own:
+                    continue
+                p = params[f.name]
+                assert p.default == f.default and p.help == f.metadata["help"], (verb, f.name)
+    train_opts = {p.name: p for p in cmd.commands["train"].params}  # type: ignore[attr-defined]
+    assert "--warmup" in train_opts["warmup_steps"].opts
+    assert "--untied" in train_opts["tie_embeddings"].secondary_opts
+    assert "--layers" in train_opts["n_layer"].opts
 
 
 def test_public_api_is_lazy():

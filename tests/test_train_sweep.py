@@ -17,11 +17,24 @@ from hypothesis import strategies as st
 
 from scalinglab._io import read_json
 from scalinglab.errors import UserError
+from scalinglab.train._runs import _execute, _Job
+from scalinglab.train.grid import SweepGrid, parse_float_list, parse_int_list, parse_window
 from scalinglab.train.powerlaw import fit_power_law
-from scalinglab.train.sweep import _execute, _Job, aggregate, parse_float_list, parse_int_list
+from scalinglab.train.sweep import aggregate
+from scalinglab.warns import has_code
 
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
 FAST = {"batch_size": 16, "evals": 6, "eval_blocks": 32, "final_eval_blocks": 128}
+
+
+def _ok(argv: list[str]) -> None:
+    """Run the CLI on ``argv``; it must succeed (return, or exit with status 0)."""
+    from scalinglab.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as e:
+        assert e.code in (0, None), e.code
 
 
 # -- grids ------------------------------------------------------------------------------------
@@ -42,6 +55,42 @@ def test_parse_int_list_forms():
     for bad in ("x", "-1", "nan", ""):
         with pytest.raises(UserError):
             parse_float_list(bad)
+
+
+def test_sweep_grid_normalises_its_axes_and_checks_every_setting_once():
+    import dataclasses
+
+    g = SweepGrid(P="2^10:2^12", contexts=[16, 8, 16], lrs="3e-3,1e-3", seeds=2, model=TINY)
+    assert g.P == (1024, 2048, 4096) and g.contexts == (8, 16) and g.lrs == (1e-3, 3e-3)
+    assert g.seeds == (0, 1) and g.size == 3 * 2 * 2 * 2
+    same = SweepGrid(P=[4096, 1024, 2048], contexts=(8, 16), lrs=[3e-3, 1e-3], seeds=[1, 0])
+    assert dataclasses.replace(same, model=TINY) == g
+    assert g.to_dict()["P"] == [1024, 2048, 4096] and g.to_dict()["model"] == TINY
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.P = (1,)  # type: ignore[misc]
+    for kwargs, msg in (
+        ({"P": []}, "at least one P"),
+        ({"P": [1]}, "at least 2 tokens"),
+        ({"P": [1.5]}, "integers"),
+        ({"P": [64], "contexts": [64]}, "more than P"),
+        ({"P": [1024], "lrs": [0.0]}, "positive"),
+        ({"P": [1024], "seeds": 0}, "at least one seed"),
+        ({"P": [1024], "seeds": [-1]}, "non-negative"),
+        ({"P": [1024], "train": {"lr": 1e-3}}, "axis of the grid"),
+        ({"P": [1024], "train": {"max_stepz": 3}}, "unknown training setting"),
+        ({"P": [1024], "train": {"max_steps": 0}}, "max_steps"),
+        ({"P": [1024], "train": {"device": "tpu"}}, "unknown device"),
+        ({"P": [1024], "model": {"context": 8}}, "axis of the grid"),
+        ({"P": [1024], "model": {"n_embd": 30, "n_head": 4}}, "not divisible"),
+        ({"P": [1024], "model": {"arch": "rnn"}}, "unknown architecture"),
+    ):
+        with pytest.raises(UserError, match=msg):
+            SweepGrid(**kwargs)
+    assert parse_window("2^10:64k") == (1024, 65536) and parse_window((4, 8)) == (4, 8)
+    assert parse_window(None) is None
+    for bad in ("2^12", "8:4", (0, 4), (1, 2, 3)):
+        with pytest.raises(UserError, match="fit window"):
+            parse_window(bad)
 
 
 # -- power-law fits -----------------------------------------------------------------------------
@@ -177,8 +226,7 @@ def test_aggregate_keeps_best_lr_averages_seeds_and_takes_the_envelope():
     # Window 2^10..2^16 on the envelope: the T=4 point at 2^10 sits 0.1 below the power law.
     assert agg["alpha_D"]["window"] == [2**10, 2**16]
     assert agg["alpha_D"]["value"] == agg["alpha_D"]["no_offset"]["alpha"]
-    joined = " ".join(agg["warnings"])
-    assert "still falling" in joined and "262,144" in joined
+    assert [w for w in agg["warnings"] if has_code([w], "sweep-unconverged") and "262,144" in w]
 
 
 def test_a_diverged_run_never_wins_and_a_diverged_point_is_left_out_of_the_fit():
@@ -213,12 +261,13 @@ def test_aggregate_warns_when_the_best_lr_is_at_the_grid_edge():
         for lr in (1e-3, 1e-2)
     ]
     two = aggregate(runs, n_boot=0)
-    assert not any("edge of the grid" in w for w in two["warnings"])  # 2 rates: always an edge
+    assert not has_code(two["warnings"], "sweep-lr-edge")  # 2 rates: always an edge
     runs += [_record(8, P, 3e-3, 0, 3.5) for P in (256, 512, 1024)]
     agg = aggregate(runs, n_boot=0)
-    assert any("edge of the grid for P = 256, 512, 1,024" in w for w in agg["warnings"])
+    edge = [w for w in agg["warnings"] if has_code([w], "sweep-lr-edge")]
+    assert len(edge) == 1 and "P = 256, 512, 1,024" in edge[0]
     assert agg["alpha_D"]["with_offset"] is None  # 3 points: too few for an offset fit
-    assert any("at least 4" in w for w in agg["warnings"])
+    assert has_code(agg["warnings"], "sweep-fit-failed")  # the offset fit needs 4 points
 
 
 # -- running sweeps --------------------------------------------------------------------------------
@@ -245,7 +294,6 @@ def _finished(out: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespeare_char, tmp_path):
-    from scalinglab.cli import main
 
     out = tmp_path / "sweep"
     env = {**os.environ, "SCALINGLAB_NO_PROGRESS": "1"}
@@ -268,9 +316,7 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
     assert _finished(out) == before
     assert not (out / "sweep.json").exists()
 
-    with pytest.raises(SystemExit) as e:
-        main(_sweep_args(shakespeare_char.path, out, 60))
-    assert e.value.code == 0
+    _ok(_sweep_args(shakespeare_char.path, out, 60))
     after = _finished(out)
     assert len(after) == 6
     for rid, (data, mtime) in before.items():
@@ -295,8 +341,8 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
         assert a["ci95"] == [None, None]  # 3 points: no bootstrap interval (NaN in JSON)
     else:
         assert a["value"] is None and a["with_offset"] is None
-        assert any("converged points only" in w for w in sweep["warnings"])
-    assert any("at least 4 distinct P" in w for w in sweep["warnings"])
+        assert has_code(sweep["warnings"], "sweep-fit-converged-only")
+    assert has_code(sweep["warnings"], "sweep-fit-failed")  # the offset fit needs 4 distinct P
     ent = read_json(out / "model_entropy.json")
     assert ent["n"] == list(range(1, 9)) and ent["P"] == 4096 and len(ent["loss"]) == 8
     # The per-position losses at the largest P, seed-averaged at its best learning rate...
@@ -320,17 +366,15 @@ def test_sweep_killed_with_sigkill_resumes_redoing_only_unfinished_runs(shakespe
 def test_changed_settings_start_new_runs_and_bad_grids_fail_early(shakespeare_char, tmp_path):
     from scalinglab.train.sweep import plan, run_id
 
-    a = plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"max_steps": 10})
-    b = plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"max_steps": 11})
+    def grid(P, T, train):
+        return SweepGrid(P=P, contexts=T, lrs=[1e-3], seeds=1, model=TINY, train=train)
+
+    a = plan(shakespeare_char, tmp_path, grid([1024], [8], {"max_steps": 10}))
+    b = plan(shakespeare_char, tmp_path, grid([1024], [8], {"max_steps": 11}))
     c = plan(
         shakespeare_char,
         tmp_path,
-        [1024],
-        [8],
-        [1e-3],
-        1,
-        TINY,
-        {"max_steps": 10, "threads": 2, "device": "cpu"},
+        grid([1024], [8], {"max_steps": 10, "threads": 2, "device": "cpu"}),
     )
     assert a[0].run_id != b[0].run_id
     assert a[0].run_id == c[0].run_id  # where a run executes is not part of its identity
@@ -339,11 +383,11 @@ def test_changed_settings_start_new_runs_and_bad_grids_fail_early(shakespeare_ch
         "P1-T2-lr0.5-s3-"
     )
     with pytest.raises(UserError, match="exceeds"):
-        plan(shakespeare_char, tmp_path, [2**21], [8], [1e-3], 1, TINY, {})
+        plan(shakespeare_char, tmp_path, grid([2**21], [8], {}))
     with pytest.raises(UserError, match="more than P"):
-        plan(shakespeare_char, tmp_path, [64], [64], [1e-3], 1, TINY, {})
+        grid([64], [64], {})
     with pytest.raises(UserError, match="unknown device"):
-        plan(shakespeare_char, tmp_path, [1024], [8], [1e-3], 1, TINY, {"device": "gpu0"})
+        grid([1024], [8], {"device": "gpu0"})
 
 
 def test_sweep_cli_rejects_bad_input_before_training(shakespeare_char, tmp_path, capsys):
@@ -378,25 +422,26 @@ def test_a_held_out_split_shorter_than_one_block_fails_before_training(tmp_path)
     tokens = np.random.default_rng(0).integers(0, 5, 2000)
     c = TokenCorpus.from_array(tokens, vocab_size=5)
     n_held = int(c.heldout.size)
-    assert plan(c, tmp_path, [512], [n_held - 1], [1e-3], 1, TINY, {})
+    assert plan(c, tmp_path, SweepGrid(P=[512], contexts=[n_held - 1], model=TINY))
     with pytest.raises(UserError, match="held-out split .* fewer than one evaluation block"):
-        plan(c, tmp_path, [512], [8, n_held], [1e-3], 1, TINY, {})
+        plan(c, tmp_path, SweepGrid(P=[512], contexts=[8, n_held], model=TINY))
 
 
 def test_aggregate_warns_when_the_loss_does_not_fall_or_the_offset_is_undetermined():
     Ps = [2**k for k in range(10, 16)]
     rising = aggregate([_record(8, P, 1e-3, 0, 2.0 * P**0.02) for P in Ps], n_boot=100)
     assert rising["alpha_D"]["value"] == pytest.approx(-0.02)
-    assert any(
-        "does not fall measurably with P over 1,024..32,768" in w for w in rising["warnings"]
-    )
+    flat = [w for w in rising["warnings"] if has_code([w], "sweep-alpha-not-positive")]
+    assert len(flat) == 1 and "1,024..32,768" in flat[0]
     pure = aggregate([_record(8, P, 1e-3, 0, 3.0 * P**-0.1) for P in Ps], n_boot=0)
     assert pure["alpha_D"]["with_offset"]["E"] == pytest.approx(0.0, abs=1e-9)
-    assert any("E is at its lower bound 0" in w for w in pure["warnings"])
-    assert not any("does not fall" in w for w in pure["warnings"])
+    assert has_code(pure["warnings"], "sweep-offset-zero")
+    assert not has_code(pure["warnings"], "sweep-alpha-not-positive")
     offset = aggregate([_record(8, P, 1e-3, 0, 1.0 + 30.0 * P**-0.4) for P in Ps], n_boot=0)
     assert offset["alpha_D"]["with_offset"]["alpha"] == pytest.approx(0.4, rel=1e-4)
-    assert not any("offset" in w for w in offset["warnings"])
+    assert not has_code(offset["warnings"], "sweep-offset-zero")
+    assert not has_code(offset["warnings"], "sweep-offset-at-limit")
+    assert not has_code(offset["warnings"], "sweep-fit-failed")
 
 
 def _pool_workers(pid: int) -> list[int]:
@@ -451,7 +496,8 @@ def test_an_unconverged_point_is_left_out_of_the_measured_exponent():
     agg = aggregate(runs, n_boot=50)
     assert agg["alpha_D"]["value"] == pytest.approx(0.2, abs=1e-6)
     assert agg["alpha_D"]["window"] == [2**10, 2**14]
-    assert any("converged points only" in w and "32,768" in w for w in agg["warnings"])
+    left = [w for w in agg["warnings"] if has_code([w], "sweep-fit-converged-only")]
+    assert len(left) == 1 and "32,768" in left[0]
 
 
 def test_a_run_still_improving_by_less_than_its_error_counts_as_converged():

@@ -1,11 +1,14 @@
 """Verification by training: data-limited runs at P tokens, sweeps over P, alpha_D fits.
 
 The model and trainer need torch (the ``train`` extra) and are imported on first
-use, so that ``scalinglab.train.load_sweep`` and the power-law fits work without it.
+use, so that the configurations, the grid, ``scalinglab.train.load_sweep`` and the
+power-law fits work without it.
 
 >>> import scalinglab as sl
->>> res = sl.train.train(corpus, sl.train.TrainConfig(P=2**16, context=64))   # doctest: +SKIP
->>> sweep = sl.train.run_sweep(corpus, "out", P=[2**12, 2**14, 2**16])      # doctest: +SKIP
+>>> cfg = sl.train.TrainConfig(P=2**16, context=64)
+>>> res = sl.train.train(corpus, cfg, out="run")        # writes run/run.json  # doctest: +SKIP
+>>> grid = sl.train.SweepGrid(P=[2**12, 2**14, 2**16], lrs=[1e-3, 3e-3])
+>>> sweep = sl.train.run_sweep(corpus, "out", grid)                         # doctest: +SKIP
 """
 
 from importlib import import_module
@@ -13,18 +16,22 @@ from typing import Any
 
 _LAZY = {
     "GPT": "model",
-    "ModelConfig": "model",
-    "TrainConfig": "trainer",
+    "ModelConfig": "config",
+    "TrainConfig": "config",
     "RunResult": "trainer",
     "train": "trainer",
     "resolve_device": "trainer",
     "run_sweep": "sweep",
+    "SweepGrid": "grid",
+    "parse_count": "grid",
+    "parse_float_list": "grid",
     "aggregate": "sweep",
     "load_sweep": "sweep",
-    "parse_int_list": "sweep",
+    "parse_int_list": "grid",
     "SweepResult": "sweep",
     "fit_power_law": "powerlaw",
     "PowerLawFit": "powerlaw",
+    "plot_sweep": "_plot",
 }
 
 

@@ -1,16 +1,25 @@
 """Command-line verbs ``train`` (one data-limited run) and ``sweep`` (a grid of them).
 
+A thin layer over :func:`scalinglab.train.train` and :func:`scalinglab.train.run_sweep`:
+the model and training options are generated from the fields of
+:class:`~scalinglab.train.config.ModelConfig` and
+:class:`~scalinglab.train.config.TrainConfig` (name, type, default and help from
+each field and its metadata), so they are stated once, in those dataclasses.
 torch is imported inside the verbs only, so ``scalinglab --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
+from typer.core import TyperCommand
+from typer.models import ParamMeta
+
+from .config import ModelConfig, TrainConfig
 
 CorpusArg = Annotated[
     str | None,
@@ -24,136 +33,94 @@ Tokenizer = Annotated[
 ]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output directory.")]
 
-
-def _opt(help: str, *names: str) -> typer.models.OptionInfo:
-    return typer.Option(*names, help=help)
-
-
-# Options shared by `train` and `sweep`: (name, type, option, default, config field).
-# "model." fields go to ModelConfig, "train." fields to TrainConfig.
-_SHARED: list[tuple[str, Any, typer.models.OptionInfo, Any, str]] = [
-    ("layers", int, _opt("Transformer blocks L."), 2, "model.n_layer"),
-    ("width", int, _opt("Model width d."), 64, "model.n_embd"),
-    ("heads", int, _opt("Attention heads (divide the width)."), 2, "model.n_head"),
-    (
-        "arch",
-        str,
-        _opt("gpt2 (pre-LN, GELU) or llama (RMSNorm, rotary, SwiGLU)."),
-        "gpt2",
-        "model.arch",
-    ),
-    (
-        "positions",
-        str | None,
-        _opt("learned or rotary (default: the architecture's)."),
-        None,
-        "model.positions",
-    ),
-    (
-        "mlp",
-        str | None,
-        _opt("gelu, relu or swiglu (default: the architecture's)."),
-        None,
-        "model.mlp",
-    ),
-    (
-        "untied",
-        bool,
-        _opt("Separate input and output embeddings.", "--untied"),
-        False,
-        "model.untied",
-    ),
-    (
-        "dropout",
-        float,
-        _opt("Dropout probability (0: rely on early stopping)."),
-        0.0,
-        "model.dropout",
-    ),
-    ("batch_size", int, _opt("Sequences per optimiser step."), 32, "train.batch_size"),
-    ("max_epochs", float, _opt("Passes over the P tokens at most."), 100.0, "train.max_epochs"),
-    ("max_steps", int, _opt("Optimiser steps at most per run."), 2000, "train.max_steps"),
-    (
-        "warmup",
-        int,
-        _opt("Linear warmup steps (at most 10% of the run)."),
-        50,
-        "train.warmup_steps",
-    ),
-    (
-        "patience",
-        int,
-        _opt("Stop after this many evaluations without improvement (0: never)."),
-        4,
-        "train.patience",
-    ),
-    ("evals", int, _opt("Log-spaced evaluations over a run."), 30, "train.evals"),
-    ("eval_blocks", int, _opt("Held-out blocks for early stopping."), 256, "train.eval_blocks"),
-    (
-        "final_eval_blocks",
-        int,
-        _opt("Held-out blocks for the reported (per-position) losses."),
-        4096,
-        "train.final_eval_blocks",
-    ),
-    (
-        "device",
-        str,
-        _opt("auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:K or mps."),
-        "auto",
-        "train.device",
-    ),
-    ("compile", bool, _opt("Use torch.compile.", "--compile"), False, "train.compile"),
-]
+#: ctx.meta key of the generated settings: {"model": {...}, "train": {...}}.
+SETTINGS = "scalinglab.train.settings"
 
 
-def _with_shared_options(fn: Any) -> Any:
-    """Append the shared model/training options to a verb's signature (read by Typer).
+def field_options(cls: type, exclude: frozenset[str], panel: str) -> list[Any]:
+    """One Typer option per command-line field of the dataclass ``cls``.
 
-    The verb receives them in ``**shared``; :func:`_settings` turns them into configs.
+    The option's name is the field's (``--field-name``, or the metadata's ``flag``),
+    its type and default the field's, its help the metadata's ``help``. Fields with
+    ``cli=False`` metadata and those in ``exclude`` are left out.
     """
-    sig = inspect.signature(fn, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    extra = [
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[typ, option]
+    hints = get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.name in exclude or not f.metadata.get("cli", True):
+            continue
+        flag = f.metadata.get("flag")
+        if flag is None and hints[f.name] is bool and f.default is False:
+            flag = "--" + f.name.replace("_", "-")
+        info = typer.Option(
+            f.default,
+            *([flag] if flag else []),
+            help=f.metadata.get("help"),
+            show_default=True,
+            rich_help_panel=panel,
         )
-        for name, typ, option, default, _ in _SHARED
-    ]
-    fn.__signature__ = sig.replace(parameters=own + extra)
-    return fn
+        out.append(_typer_param(ParamMeta(name=f.name, default=info, annotation=hints[f.name])))
+    return out
 
 
-def _settings(shared: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split the shared options into ModelConfig and TrainConfig fields."""
-    model: dict[str, Any] = {}
-    train: dict[str, Any] = {}
-    for name, _t, _o, _d, target in _SHARED:
-        kind, field = target.split(".")
-        (model if kind == "model" else train)[field] = shared[name]
-    model["tie_embeddings"] = not model.pop("untied")
-    return model, train
+def _typer_param(meta: ParamMeta) -> Any:
+    """The click parameter Typer makes of a function parameter ``meta``."""
+    import typer.main as tm
+
+    build = getattr(tm, "_get_param", None)  # Typer >= 0.24
+    if build is not None:
+        return build(meta)
+    return tm.get_click_param(meta)[0]  # type: ignore[attr-defined]
+
+
+def config_command(model_exclude: frozenset[str], train_exclude: frozenset[str]) -> type:
+    """A Typer command class that adds the ModelConfig and TrainConfig options.
+
+    Their values reach the verb as ``ctx.meta[SETTINGS]`` = {"model": ..., "train": ...}
+    (field name to value), not as arguments of the verb function.
+    """
+    groups = {
+        "model": field_options(ModelConfig, model_exclude, "Model"),
+        "train": field_options(TrainConfig, train_exclude, "Training"),
+    }
+
+    class ConfigCommand(TyperCommand):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            own = {p.name for p in self.params}
+            for params in groups.values():
+                clash = own & {p.name for p in params}
+                assert not clash, f"options declared twice: {clash}"
+                self.params.extend(params)
+
+        def invoke(self, ctx: Any) -> Any:
+            ctx.meta[SETTINGS] = {
+                group: {p.name: ctx.params.pop(p.name) for p in params}
+                for group, params in groups.items()
+            }
+            return super().invoke(ctx)
+
+    return ConfigCommand
+
+
+#: TrainConfig fields that ``sweep`` takes as grid axes or sets per worker.
+_SWEEP_OWN = frozenset({"context", "lr", "seed", "threads"})
 
 
 def register(app: typer.Typer) -> None:
     """Add ``train`` and ``sweep`` to the scalinglab app."""
 
-    @app.command("train")
-    @_with_shared_options
+    @app.command("train", cls=config_command(frozenset(), frozenset()))
     def train_cmd(
+        ctx: typer.Context,
         corpus: CorpusArg = None,
         P: Annotated[
             str, typer.Option("--P", "-P", help="Training tokens (4096, 2^16, 64k).")
         ] = "2^16",
-        context: Annotated[int, typer.Option(help="Sequence length T.")] = 64,
         tokenizer: Tokenizer = None,
-        seed: Annotated[int, typer.Option(help="Seed of slice offset, order and init.")] = 0,
-        lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
-        threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
         out: Out = Path("train-out"),
-        **shared: Any,
     ) -> None:
-        """Train one model on exactly P tokens and report its best held-out loss.
+        """Train one model on exactly P training tokens and report its best held-out loss.
 
         Writes OUT/run.json: best_val_loss (nats/token) with stderr, per_position_loss
         L_n for n = 1..T, steps, tokens seen, wall time, model and settings.
@@ -163,18 +130,16 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from .. import corpus as corpus_mod
-        from .._io import write_json
         from .._progress import make_progress
-        from .sweep import parse_int_list
-        from .trainer import TrainConfig, train
+        from ..errors import UserError
+        from .grid import parse_int_list
+        from .trainer import train
 
         values = parse_int_list(P)
         if len(values) != 1:
-            from ..errors import UserError
-
             raise UserError("train takes one P; use `scalinglab sweep` for a grid")
-        model, tr = _settings(shared)
-        cfg = TrainConfig(threads=threads, P=values[0], context=context, seed=seed, lr=lr, **tr)
+        settings = ctx.meta[SETTINGS]
+        cfg = TrainConfig(P=values[0], **settings["train"])
         c = corpus_mod.resolve(corpus, tokenizer)
         with make_progress() as prog:
             task = prog.add_task(f"training P={cfg.P}", total=None)
@@ -187,8 +152,7 @@ def register(app: typer.Typer) -> None:
                     description=f"training P={cfg.P} val {m['val_loss']:.3f}",
                 )
 
-            result = train(c, cfg, model, progress=cb)
-        path = write_json(out / "run.json", result.to_dict())
+            result = train(c, cfg, settings["model"], progress=cb, out=out)
         con = Console()
         con.print(
             f"P={result.P} T={result.context} lr={result.lr:g}: best held-out loss "
@@ -199,12 +163,12 @@ def register(app: typer.Typer) -> None:
         con.print(
             f"L_1 = {result.per_position_loss[0]:.3f}, L_{result.context} = "
             f"{result.per_position_loss[-1]:.3f} nats; {result.params_non_embedding:,} "
-            f"non-embedding parameters -> {path}"
+            f"non-embedding parameters -> {out / 'run.json'}"
         )
 
-    @app.command("sweep")
-    @_with_shared_options
+    @app.command("sweep", cls=config_command(frozenset(), _SWEEP_OWN))
     def sweep_cmd(
+        ctx: typer.Context,
         corpus: CorpusArg = None,
         P: Annotated[
             str, typer.Option("--P", "-P", help="Training sizes: 4096,16384 or 2^12:2^20[:step].")
@@ -222,7 +186,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the fits.")] = 1000,
         out: Out = Path("sweep-out"),
-        **shared: Any,
     ) -> None:
         """Train a grid over P, context, learning rate and seed; measure alpha_D.
 
@@ -233,30 +196,22 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab sweep ts.txt --tokenizer char --P 2^12:2^20 --lr 1e-3,3e-3 --out sw
         """
         from .. import corpus as corpus_mod
-        from ..errors import UserError
-        from .sweep import parse_float_list, parse_int_list, run_sweep
+        from .grid import SweepGrid, parse_float_list, parse_int_list, parse_window
+        from .sweep import run_sweep
 
-        window = None
-        if fit_window:
-            lo_hi = fit_window.split(":")
-            if len(lo_hi) != 2:
-                raise UserError(f"--fit-window takes LO:HI, got {fit_window!r}")
-            window = (parse_int_list(lo_hi[0])[0], parse_int_list(lo_hi[1])[0])
-        model, tr = _settings(shared)
+        settings = ctx.meta[SETTINGS]
+        grid = SweepGrid(
+            P=parse_int_list(P),
+            contexts=parse_int_list(context),
+            lrs=parse_float_list(lr),
+            seeds=range(seeds),
+            model=settings["model"],
+            train=settings["train"],
+        )
+        window = parse_window(fit_window)
         c = corpus_mod.resolve(corpus, tokenizer)
         result = run_sweep(
-            c,
-            out,
-            parse_int_list(P),
-            parse_int_list(context),
-            parse_float_list(lr),
-            seeds,
-            model=model,
-            train=tr,
-            workers=workers,
-            threads=threads,
-            fit_window=window,
-            n_boot=bootstrap,
+            c, out, grid, workers=workers, threads=threads, fit_window=window, n_boot=bootstrap
         )
         _print_sweep(result.to_dict(), out)
 

@@ -141,7 +141,8 @@ def score_checkpoint(
     if batch_size < 1:
         raise UserError(f"batch_size must be >= 1, got {batch_size}")
     torch, transformers = _import_backends()
-    from .trainer import _summarise, drop_stderr, resolve_device
+    from ._device import resolve_device
+    from ._eval import _summarise, drop_stderr
 
     dev = resolve_device(device)
     config = _load_config(transformers, ckpt)

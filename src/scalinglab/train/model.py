@@ -21,105 +21,14 @@ output matrix.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UserError
+from .config import ARCHS, ModelConfig
 
-ARCHS = ("gpt2", "llama")
-_DEFAULTS = {
-    "gpt2": {"positions": "learned", "mlp": "gelu", "norm": "layernorm", "bias": True},
-    "llama": {"positions": "rotary", "mlp": "swiglu", "norm": "rmsnorm", "bias": False},
-}
-_CHOICES = {
-    "positions": ("learned", "rotary"),
-    "mlp": ("gelu", "relu", "swiglu"),
-    "norm": ("layernorm", "rmsnorm"),
-}
-
-
-@dataclass
-class ModelConfig:
-    """Shape of a decoder-only transformer.
-
-    Attributes
-    ----------
-    vocab_size : int
-        Number of token ids V.
-    context : int
-        Maximum sequence length T (rows of the position table, rotary cache length).
-    n_layer, n_embd, n_head : int
-        Depth L, width d and attention heads (d must be divisible by the heads).
-    arch : {"gpt2", "llama"}
-        Family; fills in ``positions``, ``mlp``, ``norm`` and ``bias`` left as None.
-    positions : {"learned", "rotary"}, optional
-    mlp : {"gelu", "relu", "swiglu"}, optional
-    norm : {"layernorm", "rmsnorm"}, optional
-    bias : bool, optional
-        Biases in linear layers and LayerNorm.
-    tie_embeddings : bool
-        Share the token embedding with the output projection.
-    dropout : float
-        Dropout on attention weights and residual branches (0 in the data-limited
-        recipe, where early stopping regularises).
-    """
-
-    vocab_size: int
-    context: int = 64
-    n_layer: int = 2
-    n_embd: int = 64
-    n_head: int = 2
-    arch: str = "gpt2"
-    positions: str | None = None
-    mlp: str | None = None
-    norm: str | None = None
-    bias: bool | None = None
-    tie_embeddings: bool = True
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise UserError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
-        for key, value in _DEFAULTS[self.arch].items():
-            if getattr(self, key) is None:
-                setattr(self, key, value)
-        for key, allowed in _CHOICES.items():
-            if getattr(self, key) not in allowed:
-                raise UserError(
-                    f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}"
-                )
-        for key in ("vocab_size", "context", "n_layer", "n_embd", "n_head"):
-            if int(getattr(self, key)) < 1:
-                raise UserError(f"{key} must be a positive integer, got {getattr(self, key)}")
-        if self.n_embd % self.n_head:
-            raise UserError(f"width {self.n_embd} is not divisible by {self.n_head} heads")
-        if self.positions == "rotary" and (self.n_embd // self.n_head) % 2:
-            raise UserError("rotary positions need an even head dimension")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    @property
-    def head_dim(self) -> int:
-        return self.n_embd // self.n_head
-
-    @property
-    def mlp_hidden(self) -> int:
-        """MLP width: 4d, or for SwiGLU 8d/3 rounded up to a multiple of 16 (same parameters)."""
-        if self.mlp == "swiglu":
-            return 16 * math.ceil(8 * self.n_embd / 3 / 16)
-        return 4 * self.n_embd
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+__all__ = ["ARCHS", "GPT", "ModelConfig", "apply_rotary", "rotary_tables"]
 
 
 def _norm(cfg: ModelConfig) -> nn.Module:

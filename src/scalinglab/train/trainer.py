@@ -27,129 +27,39 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._io import write_json
 from ..corpus.core import TokenCorpus
 from ..errors import UserError
+from ._device import DEVICES, _autocast, _sync, autocast_dtype, cpu_count, resolve_device
+from ._eval import _blocks, _summarise, drop_stderr, eval_starts, per_position_losses
+from .config import TrainConfig
 from .model import GPT, ModelConfig
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines one data-limited run besides the model shape.
-
-    Attributes
-    ----------
-    P : int
-        Training tokens (the slice of the training split the model ever sees).
-    context : int
-        Sequence length T of training and evaluation blocks.
-    seed : int
-        Seeds the slice offset, the batch order and the initialisation.
-    lr : float
-        Peak learning rate.
-    batch_size : int
-        Sequences per optimiser step (fewer when the slice holds fewer blocks).
-    max_epochs : float
-        Passes over the P tokens at most.
-    max_steps : int
-        Optimiser steps at most (the compute cap of one run).
-    warmup_steps : int
-        Linear warmup length (at most a tenth of the planned steps).
-    min_lr_ratio : float
-        Final learning rate of the cosine decay, as a fraction of ``lr``.
-    weight_decay, beta1, beta2, grad_clip : float
-        AdamW and clipping settings.
-    evals : int
-        Number of log-spaced evaluation points over the planned steps.
-    patience : int
-        Stop after this many evaluations without improvement (0: never stop early).
-    eval_blocks : int
-        Held-out blocks used for early stopping (a fixed, evenly spread subset).
-    final_eval_blocks : int
-        Held-out blocks (start stride >= 1) used to report the best model's losses.
-    device : {"auto", "cpu", "cuda", "mps"} or "cuda:K"
-        ``auto`` picks CUDA, then MPS, then CPU.
-    compile : bool
-        Wrap the model in ``torch.compile``.
-    threads : int or None
-        CPU threads for torch (None: leave torch's default).
-    min_steps : int
-        Optimiser steps at least, whatever ``max_epochs`` gives (a small P needs many
-        passes to converge; 0: no floor).
-    max_time_s : float or None
-        Wall-clock cap on the training loop (seconds): when it is reached the model
-        is evaluated once more and training stops (``stop_reason`` "time_budget").
-        None: no cap, and a run is bit-identical for a seed on the CPU.
-    """
-
-    P: int
-    context: int = 64
-    seed: int = 0
-    lr: float = 1e-3
-    batch_size: int = 32
-    max_epochs: float = 100.0
-    max_steps: int = 2000
-    warmup_steps: int = 50
-    min_lr_ratio: float = 0.1
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    evals: int = 30
-    patience: int = 4
-    eval_blocks: int = 256
-    final_eval_blocks: int = 4096
-    device: str = "auto"
-    compile: bool = False
-    threads: int | None = None
-    max_time_s: float | None = None
-    min_steps: int = 0
-
-    def __post_init__(self) -> None:
-        checks = {
-            "P": self.P >= 2,
-            "context": self.context >= 1,
-            "lr": math.isfinite(self.lr) and self.lr > 0,
-            "batch_size": self.batch_size >= 1,
-            "max_epochs": math.isfinite(self.max_epochs) and self.max_epochs > 0,
-            "max_steps": self.max_steps >= 1,
-            "min_steps": self.min_steps >= 0,
-            "warmup_steps": self.warmup_steps >= 0,
-            "min_lr_ratio": 0 <= self.min_lr_ratio <= 1,
-            "evals": self.evals >= 1,
-            "patience": self.patience >= 0,
-            "eval_blocks": self.eval_blocks >= 1,
-            "final_eval_blocks": self.final_eval_blocks >= 1,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise UserError(f"invalid training setting {bad[0]}={getattr(self, bad[0])}")
-        if self.context + 1 > self.P:
-            raise UserError(
-                f"context {self.context} needs blocks of {self.context + 1} tokens, "
-                f"more than P = {self.P}"
-            )
-        if self.threads is not None and self.threads < 1:
-            raise UserError(f"threads must be >= 1, got {self.threads}")
-        if self.max_time_s is not None and not (
-            math.isfinite(self.max_time_s) and self.max_time_s > 0
-        ):
-            raise UserError(
-                f"max_time_s must be a positive number of seconds, got {self.max_time_s}"
-            )
-        resolve_device(self.device)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = [
+    "DEVICES",
+    "BlockStream",
+    "ModelConfig",
+    "RunResult",
+    "TrainConfig",
+    "autocast_dtype",
+    "cpu_count",
+    "drop_stderr",
+    "eval_starts",
+    "eval_steps",
+    "lr_at",
+    "per_position_losses",
+    "resolve_device",
+    "slice_offset",
+    "train",
+]
 
 
 @dataclass
@@ -199,61 +109,9 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-# -- device ------------------------------------------------------------------------------
-
-
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` -> CUDA if available, then MPS, then CPU; explicit names are checked."""
-    spec = str(spec).strip().lower()
-    base = spec.split(":", 1)[0]
-    if base not in DEVICES or (":" in spec and base != "cuda"):
-        raise UserError(f"unknown device {spec!r}; choose auto, cpu, cuda, cuda:K or mps")
-    mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if base == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if mps_ok else torch.device("cpu")
-    index = spec.split(":", 1)[1] if ":" in spec else None
-    if index is not None and not index.isdigit():
-        raise UserError(f"unknown device {spec!r}; a CUDA device is cuda or cuda:K (K = 0, 1, ...)")
-    if base == "cuda" and not torch.cuda.is_available():
-        raise UserError("device cuda requested but CUDA is not available")
-    if index is not None and int(index) >= (count := torch.cuda.device_count()):
-        raise UserError(f"device {spec} requested but there are {count} CUDA devices")
-    if base == "mps" and not mps_ok:
-        raise UserError("device mps requested but MPS is not available")
-    return torch.device(spec)
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return os.cpu_count() or 1
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed-precision dtype on ``device``: bf16 on CUDA (fp16 where bf16 is missing), else None."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return None
-
-
-def _autocast(device: torch.device):
-    dtype = autocast_dtype(device)
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for queued kernels, so that wall-clock readings cover the work they time."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+    def save(self, out: str | os.PathLike[str]) -> Path:
+        """Write ``out/run.json`` (:meth:`to_dict`), atomically; returns its path."""
+        return write_json(Path(out) / "run.json", self.to_dict())
 
 
 # -- data --------------------------------------------------------------------------------
@@ -268,60 +126,6 @@ def slice_offset(n_train: int, P: int, seed: int) -> int:
         raise UserError(f"P = {P} exceeds the {n_train} tokens of the training split")
     u = np.random.default_rng([seed, 0x51CE]).random()
     return int(u * (n_train - P + 1))
-
-
-def eval_starts(n_heldout: int, block: int, max_blocks: int) -> np.ndarray:
-    """Sorted starts of the fixed held-out evaluation blocks of ``block`` tokens.
-
-    Every start when there are at most ``max_blocks`` of them, otherwise a
-    uniform sample without replacement drawn with a fixed seed, so that every
-    run is scored on the same blocks. (Evenly strided starts with a stride
-    0 < s < T would make positions n and n + s score the same targets, leaving
-    a period-s ripple in the per-position losses.)
-    """
-    n_starts = n_heldout - block + 1
-    if n_starts < 1:
-        raise UserError(
-            f"the held-out split has {n_heldout} tokens, fewer than one block of {block}"
-        )
-    if n_starts <= max_blocks:
-        return np.arange(n_starts, dtype=np.int64)
-    rng = np.random.default_rng(0xE7A1)
-    return np.sort(rng.choice(n_starts, size=max_blocks, replace=False)).astype(np.int64)
-
-
-def _blocks(data: torch.Tensor, starts: np.ndarray, length: int) -> torch.Tensor:
-    """Rows ``data[s : s + length]`` for every start s, as int64 token ids."""
-    idx = torch.from_numpy(starts)[:, None] + torch.arange(length)
-    return data[idx.to(data.device)].long()
-
-
-@torch.no_grad()
-def per_position_losses(
-    model: torch.nn.Module,
-    data: torch.Tensor,
-    starts: np.ndarray,
-    context: int,
-    batch_size: int = 128,
-    device: torch.device | None = None,
-) -> np.ndarray:
-    """Per-block, per-position cross-entropy of ``model`` (nats), shape (blocks, T).
-
-    Block b predicts ``data[s_b + 1 : s_b + T + 1]`` from ``data[s_b : s_b + T]``;
-    the whole matrix is returned so that callers can form means and standard errors.
-    """
-    was_training = model.training
-    model.eval()
-    device = device or data.device
-    out = np.empty((starts.size, context), dtype=np.float64)
-    for i in range(0, starts.size, batch_size):
-        xy = _blocks(data, starts[i : i + batch_size], context + 1)
-        with _autocast(device):
-            logits = model(xy[:, :-1])
-        loss = F.cross_entropy(logits.float().transpose(1, 2), xy[:, 1:], reduction="none")
-        out[i : i + xy.shape[0]] = loss.double().cpu().numpy()
-    model.train(was_training)
-    return out
 
 
 def eval_steps(planned: int, n: int, first_fraction: float = 1 / 200) -> np.ndarray:
@@ -363,6 +167,7 @@ def train(
     cfg: TrainConfig,
     model_cfg: ModelConfig | dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
+    out: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Train one model on exactly ``cfg.P`` tokens of ``corpus`` and report its best loss.
 
@@ -378,6 +183,8 @@ def train(
     progress : callable, optional
         Called as ``progress(step, planned_steps, {"val_loss": ..., "train_loss": ...})``
         after every evaluation.
+    out : path, optional
+        Directory to write ``out/run.json`` to (:meth:`RunResult.save`).
 
     Returns
     -------
@@ -502,7 +309,7 @@ def train(
     final_eval_time = time.perf_counter() - t_eval
     mean, stderr, pos, pos_err = _summarise(losses, int(heldout.size), T)
     wall = time.perf_counter() - t_start
-    return RunResult(
+    result = RunResult(
         P=cfg.P,
         context=T,
         seed=cfg.seed,
@@ -537,6 +344,9 @@ def train(
         software={"torch": torch.__version__, "python": platform.python_version()},
         per_position_drop_stderr=drop_stderr(losses).tolist(),
     )
+    if out is not None:
+        result.save(out)
+    return result
 
 
 def _model_config(
@@ -572,37 +382,3 @@ class BlockStream:
             self.epochs += 1
         out, self.buffer = self.buffer[:batch], self.buffer[batch:]
         return out
-
-
-def drop_stderr(losses: np.ndarray) -> np.ndarray:
-    """Standard error of ``L_n - L_{n+1}`` from a (blocks, T) loss matrix, paired over blocks.
-
-    Neighbouring positions of one block score overlapping text, so most of their
-    noise is shared: the error of their difference is far below either error.
-    Entry i is for positions i and i + 1 (T - 1 entries).
-    """
-    nb = losses.shape[0]
-    if nb < 2 or losses.shape[1] < 2:
-        return np.full(max(losses.shape[1] - 1, 0), np.nan)
-    d = losses[:, :-1] - losses[:, 1:]
-    return d.std(axis=0, ddof=1) / math.sqrt(nb)
-
-
-def _summarise(
-    losses: np.ndarray, n_heldout: int, T: int
-) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Mean loss, its standard error, per-position means and standard errors.
-
-    Per-position targets of distinct blocks are distinct tokens, so those errors
-    use every block. Blocks overlap when there are more than H / T of them
-    (H held-out tokens), so the error of the overall mean uses
-    n_eff = min(n_blocks, H / T) independent blocks.
-    """
-    nb = losses.shape[0]
-    pos = losses.mean(axis=0)
-    if nb < 2:
-        return float(pos.mean()), float("nan"), pos, np.full(T, np.nan)
-    pos_err = losses.std(axis=0, ddof=1) / math.sqrt(nb)
-    n_eff = max(1.0, min(nb, n_heldout / T))
-    err = float(losses.mean(axis=1).std(ddof=1) / math.sqrt(n_eff))
-    return float(pos.mean()), err, pos, pos_err

@@ -325,7 +325,7 @@ def validate(
     from ..theory import predict
     from ..theory.predict import predict_from_stats
     from ..train.reference import probe_seconds_per_step
-    from ..train.sweep import run_sweep
+    from ..train.sweep import SweepGrid, run_sweep
     from ..train.trainer import resolve_device
 
     if not (math.isfinite(budget) and budget > 0):
@@ -404,11 +404,7 @@ def validate(
     sw = run_sweep(
         c,
         out_p / "sweep",
-        P=grid["P"],
-        contexts=[T],
-        lrs=grid["lrs"],
-        model=shape,
-        train=train,
+        SweepGrid(P=grid["P"], contexts=[T], lrs=grid["lrs"], model=shape, train=train),
         workers=workers,
         n_boot=n_boot,
     ).to_dict()
@@ -421,11 +417,7 @@ def validate(
         wres = run_sweep(
             c,
             out_p / "width_check",
-            P=[grid["P"][-1]],
-            contexts=[T],
-            lrs=[best_lr],
-            model=wide,
-            train=train,
+            SweepGrid(P=[grid["P"][-1]], contexts=[T], lrs=[best_lr], model=wide, train=train),
             workers=1,
             n_boot=10,
         ).to_dict()

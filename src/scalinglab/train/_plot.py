@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from .sweep import SweepResult
 
-def plot_sweep(sweep: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write a two-panel figure of ``sweep.json`` to ``path``.
+
+def plot_sweep(sweep: SweepResult, path: str | os.PathLike[str]) -> Path:
+    """Write a two-panel figure of a sweep to ``path``.
 
     Left: the loss curve (lower envelope over contexts, best learning rate,
     seed mean) with standard errors, every learning rate's curve faintly, and
@@ -27,14 +30,14 @@ def plot_sweep(sweep: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     from .._io import atomic_path
     from ..fit.alpha import AlphaFit
 
-    curve = sweep["curve"]
+    curve = sweep.curve
     P = np.asarray(curve["P"], dtype=float)
     L = np.asarray(curve["loss"], dtype=float)
     err = np.asarray(curve["stderr"], dtype=float)
     conv = np.asarray(curve["converged"], dtype=bool)
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
 
-    for T, c in sweep.get("curves_by_context", {}).items():
+    for T, c in sweep.curves_by_context.items():
         lrs = sorted({lr for row in c["loss_by_lr"] for lr in row}, key=float)
         for lr in lrs:
             rows = zip(c["P"], c["loss_by_lr"], strict=True)
@@ -56,7 +59,7 @@ def plot_sweep(sweep: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     grid = np.geomspace(P.min(), P.max(), 200)
     styles = {"no_offset": ("--", "tab:red"), "with_offset": (":", "tab:blue")}
     for form, (ls, color) in styles.items():
-        fit = sweep.get("alpha_D", {}).get(form)
+        fit = sweep.alpha_D.get(form)
         if not fit:
             continue
         f = AlphaFit(**{k: v for k, v in fit.items() if k != "equation"})
@@ -74,10 +77,10 @@ def plot_sweep(sweep: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     ax[0].set_yscale("log")
     ax[0].set_xlabel("P (training tokens)")
     ax[0].set_ylabel("best held-out loss (nats/token)")
-    ax[0].set_title(f"data-limited loss curve: {sweep.get('corpus', {}).get('source', '')}")
+    ax[0].set_title(f"data-limited loss curve: {sweep.corpus.get('source', '')}")
     ax[0].legend(fontsize=7)
 
-    block = max(sweep["per_position"], key=lambda b: b["context"])
+    block = max(sweep.per_position, key=lambda b: b["context"])
     n = np.asarray(block["n"])
     Pb = np.asarray(block["P"], dtype=float)
     cmap = plt.get_cmap("plasma")
