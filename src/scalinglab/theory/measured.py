@@ -8,20 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from .._io import read_json
 from ..errors import UserError
 
 
 def load_measured(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A measured learning curve from a sweep.json (``curve`` {P, loss}, measured alpha_D)."""
+    """A measured learning curve from a sweep (its directory or sweep.json): ``curve``
+    {P, loss} and the measured alpha_D."""
+    from ..train.sweep import load_sweep
+
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"measured curve not found: {p}")
-    try:
-        d = read_json(p)
-    except ValueError as e:
-        raise UserError(f"{p}: not valid JSON ({e})") from None
-    curve = d.get("curve") if isinstance(d, dict) else None
+    d = load_sweep(p)  # a sweep directory or its sweep.json; one-line errors
+    curve = d.get("curve")
     if not isinstance(curve, dict) or "P" not in curve or "loss" not in curve:
         raise UserError(f"{p}: no 'curve' with 'P' and 'loss' (expected a sweep.json)")
     try:
