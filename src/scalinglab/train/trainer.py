@@ -124,6 +124,8 @@ def slice_offset(n_train: int, P: int, seed: int) -> int:
     """
     if P > n_train:
         raise UserError(f"P = {P} exceeds the {n_train} tokens of the training split")
+    if seed < 0:
+        raise UserError(f"seed must be a non-negative integer, got {seed}")
     u = np.random.default_rng([seed, 0x51CE]).random()
     return int(u * (n_train - P + 1))
 
