@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scalinglab._io import read_json, write_json
 from scalinglab.errors import UserError
 from scalinglab.report.collapse import collapse, collapse_score, per_position_block, rescale
+from scalinglab.warns import has_code
 
 BETA, GAMMA = 0.9, 0.3
 
@@ -253,4 +254,43 @@ def test_report_collapse_leaves_out_a_diverged_P(sweep_dir, capsys):
     assert res["dropped_P"] == [block["P"][3]]
     assert res["P"] == [p for i, p in enumerate(block["P"]) if i != 3]
     assert res["at_given"]["score"] < 2e-3  # the remaining P still collapse exactly
-    assert "left out P = 8,192" in capsys.readouterr().out
+    assert has_code(res["warnings"], "collapse-diverged-left-out") and len(res["warnings"]) == 1
+    out = capsys.readouterr().out
+    assert "[collapse-diverged-left-out]" in out and "8,192" in out
+
+
+def test_collapse_sweep_api_writes_what_the_cli_writes(sweep_dir, tmp_path):
+    """The CLI is a layer over report.collapse_sweep: same document from a dict, a path or
+    the CLI; the exponents come from the prediction unless given."""
+    import scalinglab as sl
+
+    pred = {"beta": {"value": BETA}, "gamma": {"value": GAMMA}, "alpha_D": {"value": 0.17}}
+    doc = read_json(sweep_dir / "sweep.json")
+    from_dict = sl.report.collapse_sweep(doc, pred)
+    from_path = sl.report.collapse_sweep(sweep_dir, pred)
+    assert from_dict.result == from_path.result and from_dict.source["sweep"] is None
+    assert from_path.source == {"sweep": str(sweep_dir), "prediction": None}
+    assert from_dict.alpha_D["predicted"]["value"] == 0.17  # the prediction's own
+    assert from_dict.result.best_on_grid["beta"] == pytest.approx(BETA)
+    assert not from_dict.warnings and from_dict.P == doc["per_position"][0]["P"]
+    given = sl.report.collapse_sweep(doc, pred, beta=1.0, n_min=2, n_max=16)
+    assert given.result.beta == 1.0 and given.result.gamma == GAMMA
+    assert given.alpha_D["predicted"]["value"] == pytest.approx(GAMMA / 2.0)
+    assert given.n == list(range(2, 17))
+    path = from_dict.save(tmp_path / "api")
+    written = read_json(path)
+    assert written["figure"] == str(tmp_path / "api" / "collapse.png")
+    assert (tmp_path / "api" / "collapse.png").stat().st_size > 10_000
+    _ok(
+        ["report", "collapse", str(sweep_dir), "--beta", str(BETA), "--gamma", str(GAMMA),
+         "--out", str(tmp_path / "cli")]
+    )  # fmt: skip
+    cli = read_json(tmp_path / "cli" / "collapse.json")
+    api = sl.report.collapse_sweep(sweep_dir, beta=BETA, gamma=GAMMA).to_dict()
+    assert {k: v for k, v in cli.items() if k != "figure"} == api
+    # a far too large beta pulls the curves apart: the spread is flagged as saying little
+    apart = sl.report.collapse_sweep(doc, beta=200.0, gamma=GAMMA)
+    assert apart.result.at_given.coverage < 0.5
+    assert has_code(apart.warnings, "collapse-low-coverage")
+    with pytest.raises(UserError, match="no gamma"):
+        sl.report.collapse_sweep(doc, {"beta": 0.9})

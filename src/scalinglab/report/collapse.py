@@ -23,13 +23,19 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._io import read_json, write_json
 from ..errors import UserError
+from ..warns import coded
+
+if TYPE_CHECKING:
+    from ..train.sweep import SweepResult
 
 #: Below this coverage a score is reported but not used for the grid optimum.
 MIN_COVERAGE = 0.5
@@ -243,77 +249,244 @@ def _checked_block(block: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-def plot_collapse(
-    res: CollapseResult, P: np.ndarray, n: np.ndarray, L: np.ndarray, path: str | os.PathLike[str]
-) -> Path:
-    """Three panels: raw L_n(P); L_n n^gamma against P / n^(2 beta); the score map."""
-    import matplotlib
+# -- the pipeline: a sweep (and a prediction) in, collapse.json and collapse.png out ---------
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
 
-    from .._io import atomic_path
+@dataclass
+class SweepCollapse:
+    """The collapse of a sweep's per-position losses, with what it was computed from.
 
-    P = np.asarray(P, dtype=float)
-    n = np.asarray(n, dtype=float)
-    L = np.asarray(L, dtype=float)
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
-    cmap = plt.get_cmap("viridis")
-    norm = LogNorm(vmin=n.min(), vmax=n.max())
-    x, y = rescale(P, n, L, res.beta, res.gamma)
-    for j in range(n.size):
-        c = cmap(norm(n[j]))
-        ax[0].plot(P, L[:, j], "-", color=c, lw=0.9, marker=".", ms=3)
-        ax[1].plot(x[j], y[j], "-", color=c, lw=0.9, marker=".", ms=3)
-    for a in ax[:2]:
-        a.set_xscale("log")
-        a.set_yscale("log")
-    ax[0].set_xlabel("P (training tokens)")
-    ax[0].set_ylabel("L_n (nats)")
-    ax[0].set_title("per-position held-out loss")
-    ax[1].set_xlabel(f"P / n^(2 beta),  beta = {res.beta:.3g}")
-    ax[1].set_ylabel(f"L_n n^gamma,  gamma = {res.gamma:.3g}")
-    ax[1].set_title(
-        f"collapse: spread {res.at_given.score:.4f} (coverage {res.at_given.coverage:.0%})"
-    )
-    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax[1], label="n (tokens of context)")
-    s = np.array(res.grid_score, dtype=float)
-    im = ax[2].imshow(
-        s.T,
-        origin="lower",
-        aspect="auto",
-        cmap="magma_r",
-        extent=_extent(res.grid_beta, res.grid_gamma),
-    )
-    fig.colorbar(im, ax=ax[2], label="collapse spread (RMS of ln)")
-    ax[2].plot(res.beta, res.gamma, "o", mfc="none", mec="cyan", ms=12, label="given")
-    if math.isfinite(res.best_on_grid["beta"]):
-        ax[2].plot(
-            res.best_on_grid["beta"],
-            res.best_on_grid["gamma"],
-            "x",
-            color="cyan",
-            ms=10,
-            label="grid minimum",
+    Attributes
+    ----------
+    result : CollapseResult
+        Score at the given exponents and on the grid of neighbours.
+    P, n : list of int
+        Training sizes and positions that entered (diverged P and positions outside
+        ``n_min..n_max`` left out).
+    loss : list of list of float
+        ``loss[i][j] = L_{n_j}(P_i)`` (nats).
+    alpha_D : dict
+        ``predicted`` (gamma / (2 beta), with the prediction's interval when the
+        exponents are the prediction's) beside ``measured`` (the sweep's fit).
+    dropped_P : list of int
+        Training sizes left out because every run there diverged.
+    source : dict
+        ``sweep`` and ``prediction`` they came from (None for objects in memory).
+    warnings : list of str
+        Coded ``collapse-...`` warnings.
+    """
+
+    result: CollapseResult
+    P: list[int]
+    n: list[int]
+    loss: list[list[float]]
+    alpha_D: dict[str, Any]
+    dropped_P: list[int] = field(default_factory=list)
+    source: dict[str, str | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document of ``collapse.json`` (without ``figure``, which :meth:`save` adds)."""
+        return {
+            **self.result.to_dict(),
+            "source": dict(self.source),
+            "alpha_D": self.alpha_D,
+            "dropped_P": list(self.dropped_P),
+            "warnings": list(self.warnings),
+        }
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """The collapse coordinates of :func:`rescale` at the result's beta and gamma."""
+        r = self.result
+        return rescale(
+            np.asarray(self.P), np.asarray(self.n), np.asarray(self.loss), r.beta, r.gamma
         )
-    ax[2].set_xlabel("beta")
-    ax[2].set_ylabel("gamma")
-    ax[2].set_title("collapse spread near the given exponents")
-    ax[2].legend(loc="upper right", fontsize=8)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+
+    def save(self, out: str | os.PathLike[str]) -> Path:
+        """Write ``out/collapse.png`` and ``out/collapse.json``; returns the JSON's path."""
+        from ._plot import plot_collapse
+
+        out = Path(out)
+        fig = plot_collapse(self, out / "collapse.png")
+        return write_json(out / "collapse.json", {**self.to_dict(), "figure": str(fig)})
+
+    def summary(self) -> list[str]:
+        """Lines for a terminal (Rich markup): the spread, the grid minimum, alpha_D."""
+        r, s = self.result, self.result.at_given
+        lines = [
+            f"collapse at beta = {r.beta:.3f}, gamma = {r.gamma:.3f} (T = {r.context}, n "
+            f"{r.n_range[0]}..{r.n_range[1]}, {len(self.P)} P): spread [bold]{s.score:.4f}[/] "
+            f"(coverage {s.coverage:.0%})"
+        ]
+        bg = r.best_on_grid
+        if math.isfinite(bg["beta"]):
+            lines.append(
+                f"grid minimum: beta = {bg['beta']:.3f}, gamma = {bg['gamma']:.3f}, "
+                f"spread {bg['score']:.4f}"
+            )
+        m = self.alpha_D["measured"]
+        window = m.get("window")
+        where = f" (P {window[0]:,}..{window[1]:,})" if window else ""
+        lines.append(f"alpha_D predicted: [bold]{_fmt(self.alpha_D['predicted'])}[/]")
+        lines.append(f"alpha_D measured:  [bold]{_fmt(m)}[/]{where}")
+        return lines
 
 
-def _extent(xs: list[float], ys: list[float]) -> tuple[float, float, float, float]:
-    def edges(v: list[float]) -> tuple[float, float]:
-        if len(v) == 1:
-            return v[0] - 0.5, v[0] + 0.5
-        h = (v[-1] - v[0]) / (len(v) - 1) / 2
-        return v[0] - h, v[-1] + h
+def collapse_sweep(
+    sweep: SweepResult | Mapping[str, Any] | str | os.PathLike[str],
+    prediction: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    *,
+    beta: float | None = None,
+    gamma: float | None = None,
+    context: int | None = None,
+    n_min: int = 1,
+    n_max: int | None = None,
+    rel_step: float = 0.1,
+    steps: int = 3,
+) -> SweepCollapse:
+    """Collapse a sweep's per-position losses under the predicted (or given) exponents.
 
-    return (*edges(xs), *edges(ys))
+    Parameters
+    ----------
+    sweep : SweepResult, dict or path
+        A sweep result, its ``sweep.json`` document, or a sweep directory / sweep.json.
+    prediction : dict or path, optional
+        A ``prediction.json`` (document or path) giving beta, gamma and alpha_D.
+    beta, gamma : float, optional
+        Exponents overriding the prediction's (both needed without a prediction).
+    context : int, optional
+        Context T of the per-position matrix (default: the sweep's largest).
+    n_min, n_max : int
+        Positions n (tokens of context) to include (default 1..T).
+    rel_step, steps : float, int
+        The neighbour grid of :func:`collapse`.
+
+    Returns
+    -------
+    SweepCollapse
+        ``.save(out)`` writes collapse.json and collapse.png.
+    """
+    doc, sweep_src = _sweep_doc(sweep)
+    pred, pred_src = _prediction_doc(prediction)
+    b = beta if beta is not None else _value(pred, "beta", pred_src)
+    g = gamma if gamma is not None else _value(pred, "gamma", pred_src)
+    if b is None or g is None:
+        missing = " and ".join(k for k, v in (("beta", b), ("gamma", g)) if v is None)
+        raise UserError(
+            f"{pred_src or 'no prediction'}: no {missing}; give a prediction with both, or "
+            "both --beta and --gamma (beta=, gamma=)"
+        )
+    block = per_position_block(doc, context)
+    n = np.asarray(block["n"])
+    P = np.asarray(block["P"])
+    L = np.asarray(block["loss"], dtype=float)
+    keep = (n >= n_min) & (n <= (n_max if n_max is not None else n.max()))
+    if keep.sum() < 2:
+        raise UserError(f"fewer than two positions n in [{n_min}, {n_max}]")
+    if L.shape != (P.size, n.size):
+        raise UserError(f"{sweep_src}: per-position matrix of shape {L.shape} for {P.size} P")
+    L = L[:, keep]
+    # A P whose every run diverged has no losses (null in sweep.json): leave it out.
+    finite = np.all(np.isfinite(L) & (L > 0), axis=1)
+    dropped = [int(p) for p in P[~finite]]
+    P, L = P[finite], L[finite]
+    warnings = []
+    if dropped:
+        warnings.append(
+            coded(
+                "collapse-diverged-left-out",
+                f"left out P = {', '.join(f'{p:,}' for p in dropped)} (no finite "
+                "per-position losses: the runs diverged)",
+            )
+        )
+    res = collapse(P, n[keep], L, b, g, rel_step=rel_step, steps=steps, context=block["context"])
+    if res.at_given.coverage < MIN_COVERAGE:
+        warnings.append(
+            coded(
+                "collapse-low-coverage",
+                f"only {res.at_given.coverage:.0%} of the points overlap another curve at the "
+                "given exponents: the spread says little",
+            )
+        )
+    return SweepCollapse(
+        result=res,
+        P=[int(p) for p in P],
+        n=[int(v) for v in n[keep]],
+        loss=L.tolist(),
+        alpha_D=_alpha_comparison(pred, b, g, beta is not None or gamma is not None, doc),
+        dropped_P=dropped,
+        source={"sweep": sweep_src, "prediction": pred_src},
+        warnings=warnings,
+    )
+
+
+def _sweep_doc(sweep: Any) -> tuple[dict[str, Any], str | None]:
+    """The sweep.json document of ``sweep`` and where it came from."""
+    if isinstance(sweep, Mapping):
+        return dict(sweep), None
+    if hasattr(sweep, "to_dict"):  # a SweepResult
+        return sweep.to_dict(), None
+    p = Path(sweep)
+    f = p / "sweep.json" if p.is_dir() else p
+    if not f.is_file():
+        raise UserError(f"no sweep.json in {p}; run `scalinglab sweep ... --out {p}` first")
+    return _json_object(f, "corrupt {f}: expected a JSON object"), str(sweep)
+
+
+def _prediction_doc(prediction: Any) -> tuple[dict[str, Any], str | None]:
+    if prediction is None:
+        return {}, None
+    if isinstance(prediction, Mapping):
+        return dict(prediction), None
+    f = Path(prediction)
+    if not f.is_file():
+        raise UserError(f"prediction file not found: {f}")
+    return _json_object(f, "{f}: expected a JSON object with beta and gamma"), str(prediction)
+
+
+def _json_object(f: Path, not_object: str) -> dict[str, Any]:
+    try:
+        doc = read_json(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"corrupt {f}: {e}") from None
+    if not isinstance(doc, dict):
+        raise UserError(not_object.format(f=f))
+    return doc
+
+
+def _value(pred: Mapping[str, Any], key: str, where: str | None) -> float | None:
+    """``pred[key]["value"]`` (or ``pred[key]``) as a float; None when absent."""
+    entry = pred.get(key)
+    if isinstance(entry, dict):
+        entry = entry.get("value")
+    if entry is None:
+        return None
+    if isinstance(entry, bool) or not isinstance(entry, int | float):
+        raise UserError(f"{where or 'prediction'}: {key} must be a number, got {entry!r}")
+    return float(entry)
+
+
+def _alpha_comparison(
+    pred: Mapping[str, Any], beta: float, gamma: float, overridden: bool, sweep: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Predicted alpha_D = gamma / (2 beta) (with the prediction's interval) beside the measured."""
+    predicted: dict[str, Any] = {"value": gamma / (2 * beta), "stderr": None, "ci95": None}
+    if not overridden and isinstance(pred.get("alpha_D"), dict):
+        a = pred["alpha_D"]
+        predicted = {"value": a.get("value"), "stderr": a.get("stderr"), "ci95": a.get("ci95")}
+    m = sweep.get("alpha_D") or {}
+    measured = {k: m.get(k) for k in ("value", "stderr", "ci95", "window", "form")}
+    measured["with_offset"] = m.get("with_offset")
+    return {"predicted": predicted, "measured": measured}
+
+
+def _fmt(entry: Mapping[str, Any]) -> str:
+    if entry.get("value") is None:
+        return "n/a"
+    text = f"{entry['value']:.3f}"
+    if entry.get("stderr") is not None:
+        text += f" ± {entry['stderr']:.3f}"
+    ci = entry.get("ci95")
+    if ci and all(v is not None and math.isfinite(v) for v in ci):
+        text += f", 95% CI \\[{ci[0]:.3f}, {ci[1]:.3f}]"
+    return text
