@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
         _error(f"{e.strerror or type(e).__name__}: {e.filename}")
         sys.exit(2)
+    except MemoryError as e:  # a size given on the command line too large for this machine
+        _error(f"not enough memory{': ' + str(e) if str(e) else ''} (is a size option too large?)")
+        sys.exit(2)
     except KeyboardInterrupt:
         _error("interrupted")
         sys.exit(130)
