@@ -81,7 +81,13 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as e:
         _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
         sys.exit(2)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ) as e:
         _error(f"{e.strerror or type(e).__name__}: {e.filename}")
         sys.exit(2)
     except MemoryError as e:  # a size given on the command line too large for this machine
