@@ -38,8 +38,10 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab tokenize ../shared/data/tiny-shakespeare.txt --tokenizer char --out ts
         """
         from .._progress import console
+        from ..outdir import claim
         from .build import tokenize
 
+        claim(out, "corpus", create=False)
         c = tokenize(
             source,
             tokenizer,
