@@ -17,5 +17,5 @@ run: $(BIN)/python
 
 # Install everything the tests need (torch pinned to the CPU build) and run them.
 test: $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0 -e '.[dev,train,hf-model]'
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[dev,train,hf-model,cluster]'
 	$(BIN)/python -m pytest -q

@@ -229,9 +229,17 @@ def entropy(
     return run_entropy(c, cfg, progress=progress)
 
 
-def run_entropy(corpus: Any, cfg: EntropyConfig, *, progress: bool = True) -> EntropyResult:
-    """The engine on a corpus that passed ``cfg.check``."""
-    from ._ngram import count_sweep
+def run_entropy(
+    corpus: Any, cfg: EntropyConfig, *, progress: bool = True, sweep_fn: Any = None
+) -> EntropyResult:
+    """The engine on a corpus that passed ``cfg.check``.
+
+    ``sweep_fn`` replaces :func:`._ngram.count_sweep` (same arguments and result;
+    ``scalinglab.cluster`` passes one that counts on a Dask cluster).
+    """
+    from ._ngram import count_sweep as engine_sweep
+
+    count_sweep = sweep_fn or engine_sweep
 
     t0 = time.perf_counter()
     est_name, max_n, seed, n_boot = cfg.estimator, cfg.max_n, cfg.seed, cfg.n_boot

@@ -1,0 +1,97 @@
+"""Training sweeps dispatched as Dask tasks, with the run files of ``sl.train.run_sweep``.
+
+Each run still to do is one task, with ``resources={"GPU": 1}`` when it trains
+on a GPU (workers started with ``--resources GPU=1`` take one such run at a
+time). The worker trains it and writes ``OUT/runs/<run-id>.json`` atomically,
+exactly as a local sweep does, so ``OUT`` must be a path every worker sees;
+finished runs are skipped, and a sweep killed on the cluster resumes from any
+machine. The summary (``sweep.json``, fits, plots) is then written by
+:func:`scalinglab.train.run_sweep` from the run files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ._client import gather_with_progress
+
+__all__ = ["run_jobs", "sweep"]
+
+
+def _run_on_worker(job: Any, corpus_path: str) -> dict[str, Any]:
+    """Train one run on a worker: ``threads`` torch threads (default: the worker's cores
+    per task slot), no progress bars; the record is written by the engine."""
+    os.environ["SCALINGLAB_NO_PROGRESS"] = "1"
+    import torch
+    from distributed import get_worker
+
+    from ..train._runs import _execute
+
+    slots = max(1, int(get_worker().state.nthreads))
+    torch.set_num_threads(int(job.train.get("threads") or max(1, (os.cpu_count() or 1) // slots)))
+
+    return _execute(job, corpus_path)
+
+
+def _uses_gpu(job: Any) -> bool:
+    device = str(job.train.get("device", "cpu") or "cpu")
+    return device.startswith("cuda")
+
+
+def run_jobs(client: Any, todo: list[Any], corpus: Any, *, progress: bool = True) -> dict[str, Any]:
+    """Train the planned jobs ``todo`` on the cluster; their records by run id.
+
+    The corpus travels by path (``corpus.path`` must be on a filesystem the
+    workers share). A run whose worker dies is retried by the scheduler on
+    another worker; one that keeps failing ends with a one-line UserError, the
+    finished runs kept on disk.
+    """
+    if not todo:
+        return {}
+    if corpus.path is None:
+        raise UserError("a sweep on a cluster needs a corpus on disk (a path the workers share)")
+    futs = [
+        client.submit(
+            _run_on_worker, job, str(corpus.path), pure=False, key=f"sweep-run-{job.run_id}",
+            resources={"GPU": 1} if _uses_gpu(job) else None,
+        )
+        for job in todo
+    ]  # fmt: skip
+    records = gather_with_progress(client, futs, "sweep runs", progress=progress)
+    return {job.run_id: rec for job, rec in zip(todo, records, strict=True)}
+
+
+def sweep(
+    corpus: Any,
+    out: str | os.PathLike[str],
+    grid: Any,
+    client: Any,
+    *,
+    progress: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """:func:`scalinglab.train.run_sweep` with the runs trained on a Dask cluster.
+
+    Same arguments (``fit_window``, ``n_boot``; ``workers``/``threads`` do not
+    apply) and the same :class:`SweepResult`; ``runs_trained`` lists the runs the
+    cluster trained.
+    """
+    from ..train._runs import plan, read_finished
+    from ..train.sweep import run_sweep
+
+    t0 = time.perf_counter()
+    jobs = plan(corpus, out, grid)
+    done = read_finished(jobs)
+    todo = [j for j in jobs if j.run_id not in done]
+    run_jobs(client, todo, corpus, progress=progress)
+    result = run_sweep(corpus, out, grid, **kwargs)
+    result.runs_trained = [j.run_id for j in todo]
+    result.runs_reused = list(done)
+    result.grid["cluster"] = True
+    result.wall_time_s = time.perf_counter() - t0
+    result.save(Path(out))
+    return result
