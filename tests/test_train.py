@@ -27,6 +27,7 @@ from scalinglab.train.trainer import (  # noqa: E402
     slice_offset,
     train,
 )
+from scalinglab.warns import has_code  # noqa: E402
 
 TINY = {"n_layer": 1, "n_embd": 32, "n_head": 2}
 FAST = {"batch_size": 16, "evals": 8, "eval_blocks": 64, "final_eval_blocks": 512, "threads": 1}
@@ -369,7 +370,12 @@ def test_train_cli_writes_run_json(shakespeare_char, tmp_path, capsys):
     rec = read_json(tmp_path / "cli" / "run.json")
     assert rec["P"] == 2048 and len(rec["per_position_loss"]) == 8 and rec["steps"] == 5
     assert rec["train"]["warmup_steps"] == 2 and rec["model"]["tie_embeddings"] is False
-    assert "best held-out loss" in capsys.readouterr().out
+    # 5 steps: stopped by the budget; unconverged exactly when the best came last
+    assert rec["stop_reason"] == "max_steps"
+    assert has_code(rec["warnings"], "train-unconverged") == (not rec["converged"])
+    printed = capsys.readouterr().out
+    assert "best held-out loss" in printed
+    assert ("[train-unconverged]" in printed) == (not rec["converged"])
     # The API given `out` writes the same record: same settings, same losses.
     cfg = TrainConfig(
         P=2048, context=8, max_steps=5, final_eval_blocks=64, warmup_steps=2, threads=1
@@ -416,3 +422,17 @@ def test_cli_options_are_the_config_fields():
 def test_public_api_is_lazy():
     assert sl.train.TrainConfig is TrainConfig
     assert callable(sl.train.fit_power_law)
+
+
+def test_how_a_run_ended_is_a_coded_warning(shakespeare_char):
+    from scalinglab.train.trainer import _warnings
+    from scalinglab.warns import codes
+
+    cfg = TrainConfig(P=2048, context=8, max_steps=200, max_time_s=1e-6, **FAST)
+    res = train(shakespeare_char, cfg, TINY)
+    assert res.stop_reason == "time_budget" and res.steps == 1
+    assert codes(res.warnings) == ["train-time-budget", "train-unconverged"]
+    nan = {"val_loss": [float("nan")]}
+    assert codes(_warnings("diverged", False, 7, 10, nan, cfg)) == ["train-diverged"]
+    assert _warnings("early_stopping", True, 7, 10, nan, cfg) == []
+    assert codes(_warnings("max_steps", False, 10, 10, nan, cfg)) == ["train-unconverged"]

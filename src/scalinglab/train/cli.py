@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from .. import corpus as corpus_mod
-        from .._progress import make_progress
+        from .._progress import make_progress, warn
         from ..errors import UserError
         from .grid import parse_int_list
         from .trainer import train
@@ -165,6 +165,8 @@ def register(app: typer.Typer) -> None:
             f"{result.per_position_loss[-1]:.3f} nats; {result.params_non_embedding:,} "
             f"non-embedding parameters -> {out / 'run.json'}"
         )
+        for w in result.warnings:
+            warn(w, con)
 
     @app.command("sweep", cls=config_command(frozenset(), _SWEEP_OWN))
     def sweep_cmd(

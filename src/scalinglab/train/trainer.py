@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from .._io import write_json
 from ..corpus.core import TokenCorpus
 from ..errors import UserError
+from ..warns import coded
 from ._device import DEVICES, _autocast, _sync, autocast_dtype, cpu_count, resolve_device
 from ._eval import _blocks, _summarise, drop_stderr, eval_starts, per_position_losses
 from .config import TrainConfig
@@ -105,6 +106,8 @@ class RunResult:
     software: dict[str, str] = field(default_factory=dict)
     #: standard error of L_n - L_{n+1}, paired over blocks (entry i: positions i, i + 1)
     per_position_drop_stderr: list[float] = field(default_factory=list)
+    #: coded ``train-...`` warnings (:mod:`scalinglab.warns`)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -311,6 +314,9 @@ def train(
     final_eval_time = time.perf_counter() - t_eval
     mean, stderr, pos, pos_err = _summarise(losses, int(heldout.size), T)
     wall = time.perf_counter() - t_start
+    converged = stop_reason == "early_stopping" or (
+        bool(hist["step"]) and best[1] < hist["step"][-1]
+    )
     result = RunResult(
         P=cfg.P,
         context=T,
@@ -331,8 +337,7 @@ def train(
         tokens_seen=tokens_seen,
         epochs=tokens_seen / cfg.P,
         stop_reason=stop_reason,
-        converged=stop_reason == "early_stopping"
-        or (bool(hist["step"]) and best[1] < hist["step"][-1]),
+        converged=converged,
         eval_blocks=int(final_starts.size),
         eval_tokens=int(final_starts.size * T),
         history=hist,
@@ -345,10 +350,48 @@ def train(
         corpus=corpus.describe(),
         software={"torch": torch.__version__, "python": platform.python_version()},
         per_position_drop_stderr=drop_stderr(losses).tolist(),
+        warnings=_warnings(stop_reason, converged, step, planned, hist, cfg),
     )
     if out is not None:
         result.save(out)
     return result
+
+
+def _warnings(
+    stop_reason: str,
+    converged: bool,
+    step: int,
+    planned: int,
+    hist: dict[str, list[float]],
+    cfg: TrainConfig,
+) -> list[str]:
+    """What a user should know about how a run ended."""
+    out = []
+    if stop_reason == "diverged":
+        out.append(
+            coded(
+                "train-diverged",
+                f"the held-out loss became {hist['val_loss'][-1]} at step {step}: training "
+                f"diverged at lr = {cfg.lr:g} (the best weights before it, if any, are reported)",
+            )
+        )
+    elif stop_reason == "time_budget":
+        out.append(
+            coded(
+                "train-time-budget",
+                f"stopped by the wall-clock cap max_time_s = {cfg.max_time_s:g} s at step "
+                f"{step} of {planned}",
+            )
+        )
+    if not converged and stop_reason != "diverged":
+        out.append(
+            coded(
+                "train-unconverged",
+                f"the held-out loss was still falling at the last evaluation (step {step} of "
+                f"{planned}): a compute-limited run; raise --max-steps/--max-epochs",
+            )
+        )
+    return out
 
 
 def _model_config(
