@@ -1,8 +1,9 @@
 """Verification by training: data-limited runs at P tokens, sweeps over P, alpha_D fits.
 
 The model and trainer need torch (the ``train`` extra) and are imported on first
-use, so that the configurations, the grid, ``scalinglab.train.load_sweep`` and the
-power-law fits work without it.
+use, so that ``scalinglab.train.load_sweep``, the power-law fits and the command
+line's options work without it (constructing a TrainConfig or a SweepGrid checks
+the device, with torch).
 
 >>> import scalinglab as sl
 >>> cfg = sl.train.TrainConfig(P=2**16, context=64)

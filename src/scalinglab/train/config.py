@@ -4,7 +4,7 @@ Both are plain dataclasses that check every field once on construction (a bad
 value is a :class:`~scalinglab.errors.UserError`). Each field carries its help
 text and command-line flag in its metadata; the ``train`` and ``sweep`` verbs
 generate their options from these fields, so names, types, defaults and help
-live here only. This module does not import torch.
+live here only. Importing this module does not import torch (checking a device does).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ A grid is every combination of training size P, context T, peak learning rate
 and seed, with one model shape and one training recipe shared by all of its
 runs. It is checked once, on construction, before any corpus is read; the
 checks that need the corpus (P against the training split, T against the
-held-out split) come when the sweep plans its runs. This module does not
-import torch.
+held-out split) come when the sweep plans its runs. Checking the device
+imports torch.
 """
 
 from __future__ import annotations
