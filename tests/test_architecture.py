@@ -177,6 +177,30 @@ def test_train_never_imports_report():
     assert not bad, bad
 
 
+#: What report may take from train: its public result types (and the version of the run
+#: record format that a RunResult file carries).
+RESULT_TYPES = {"SweepResult", "RunResult", "RUN_FORMAT"}
+
+
+def test_report_takes_only_result_types_from_train():
+    bad = []
+    for mod, path in _modules().items():
+        if subpackage(mod) != "report":
+            continue
+        for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                bad += [f"{mod}: import {a.name}" for a in node.names if ".train" in a.name]
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(mod, path.name == "__init__.py", node)
+                if subpackage(target) == "train":
+                    bad += [
+                        f"{mod}: {target}.{a.name}"
+                        for a in node.names
+                        if a.name not in RESULT_TYPES
+                    ]
+    assert not bad, bad
+
+
 @pytest.mark.xfail(strict=False, reason="modules still being split")
 def test_no_module_over_600_lines():
     long = {
