@@ -31,7 +31,7 @@ from .._io import read_json, write_json
 from ..corpus.core import TokenCorpus
 from ..errors import UserError
 from ._aggregate import CONVERGED_RULE, aggregate, run_converged
-from ._runs import RUN_FORMAT, plan, run_id
+from ._runs import RUN_FORMAT, execute, plan, read_finished, run_id
 from .grid import SweepGrid, parse_count, parse_float_list, parse_int_list, parse_window
 
 __all__ = [
@@ -40,11 +40,13 @@ __all__ = [
     "SweepGrid",
     "SweepResult",
     "aggregate",
+    "execute",
     "load_sweep",
     "parse_count",
     "parse_float_list",
     "parse_int_list",
     "plan",
+    "read_finished",
     "run_converged",
     "run_id",
     "run_sweep",
@@ -163,7 +165,6 @@ def run_sweep(
         sweep.png in ``out``.
     """
     from ._device import cpu_count
-    from ._runs import execute, read_finished
 
     t0 = time.perf_counter()
     if not isinstance(grid, SweepGrid):
