@@ -10,14 +10,17 @@ Needs the ``cluster`` extra (``pip install 'scalinglab[cluster]'``).
 from __future__ import annotations
 
 from ._client import ClusterSpec, connect, parse_spec, require_dask
+from ._session import client_for, engines
 from .correlations import correlations
 from .entropy import entropy
 from .sweep import sweep
 
 __all__ = [
     "ClusterSpec",
+    "client_for",
     "connect",
     "correlations",
+    "engines",
     "entropy",
     "parse_spec",
     "require_dask",

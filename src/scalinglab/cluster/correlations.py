@@ -39,10 +39,16 @@ from ..stats._corr_count import (
 from ..stats._corr_result import CorrelationResult
 from ..stats._corr_shuffle import ShuffledSource
 from ..stats.config import CorrelationConfig, as_corpus, build_config
+from ..stats.correlations import _MATERIALIZE_BYTES
 from ._client import task_result
 from ._tokens import TokenRef, token_ref
 
-__all__ = ["ClusterCountPlan", "correlations"]
+__all__ = ["ClusterCountPlan", "correlations", "run_on"]
+
+
+#: Materialised surrogates of this worker process, by (corpus, seed, block).
+_SURROGATES: dict[tuple[str, str, int], ShuffledSource] = {}
+_KEEP_SURROGATES = 4
 
 
 @dataclass
@@ -143,7 +149,16 @@ def _count_surrogate(
 ) -> PairCounts:
     """The joint table of one shuffled surrogate at one lag, regenerated from its seed."""
     plan, source = _plan_on_worker(plan, ref, data)
-    sur = ShuffledSource(source.tokens, plan.layout, counts, seed, block, materialize=False)
+    key = (repr(ref), repr(seed), block)
+    sur = _SURROGATES.get(key)
+    if sur is None:
+        # kept in this worker when small, like the engine's: generated once for all lags
+        keep = source.tokens.size * source.tokens.dtype.itemsize <= _MATERIALIZE_BYTES
+        sur = ShuffledSource(source.tokens, plan.layout, counts, seed, block, materialize=keep)
+        if keep:
+            while len(_SURROGATES) >= _KEEP_SURROGATES:  # the oldest goes first
+                _SURROGATES.pop(next(iter(_SURROGATES)))
+            _SURROGATES[key] = sur
     return plan.count_plain(sur, lag, stream=stream)
 
 
@@ -275,13 +290,26 @@ def correlations(
     :func:`scalinglab.cluster.connect`). ``tasks_per_lag`` runs of chunks are
     counted in parallel per lag (default: twice the workers).
     """
-    from ..stats.correlations import run_correlations
-
     if lags is not None:
         settings["lags"] = lags
     cfg = build_config(CorrelationConfig, config, settings, "correlations")
     c = as_corpus(corpus)
-    lag_arr = cfg.check(c)
+    return run_on(client, c, cfg, cfg.check(c), progress=progress, tasks_per_lag=tasks_per_lag)
+
+
+def run_on(
+    client: Any,
+    c: Any,
+    cfg: CorrelationConfig,
+    lag_arr: np.ndarray,
+    *,
+    progress: bool = True,
+    tasks_per_lag: int | None = None,
+) -> CorrelationResult:
+    """:func:`scalinglab.stats.correlations.run_correlations` (a checked corpus and config)
+    with the counting on ``client``'s workers."""
+    from ..stats.correlations import run_correlations
+
     ref, data = token_ref(client, c.tokens)
     nworkers = max(1, len(client.scheduler_info().get("workers", {})))
     per_lag = tasks_per_lag or 2 * nworkers

@@ -33,7 +33,7 @@ from ..stats.config import EntropyConfig, as_corpus, build_config
 from ._client import gather_with_progress
 from ._tokens import TokenRef, token_ref
 
-__all__ = ["entropy", "partition_sums"]
+__all__ = ["entropy", "partition_sums", "run_on"]
 
 _SCAN = 1 << 22
 _HASH = np.int64(0x9E3779B1)
@@ -215,13 +215,26 @@ def entropy(
     workers; the Kneser-Ney held-out bound and the coverage are computed on the
     client (module docstring). Estimates equal the single-process ones to 1e-12.
     """
-    from ..stats.entropy import run_entropy
-
     if max_n is not None:
         settings["max_n"] = max_n
     cfg = build_config(EntropyConfig, config, settings, "entropy")
     c = as_corpus(corpus)
     cfg.check(c)
+    return run_on(client, c, cfg, progress=progress, partitions=partitions)
+
+
+def run_on(
+    client: Any,
+    c: Any,
+    cfg: EntropyConfig,
+    *,
+    progress: bool = True,
+    partitions: int | None = None,
+) -> EntropyResult:
+    """:func:`scalinglab.stats.entropy.run_entropy` (a checked corpus and config) with the
+    n-gram counts partitioned on ``client``'s workers."""
+    from ..stats.entropy import run_entropy
+
     nworkers = max(1, len(client.scheduler_info().get("workers", {})))
     nparts = int(partitions or max(2, 2 * nworkers))
 
