@@ -100,8 +100,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.markup import escape
 
+        from ..outdir import claim
         from .measure import measure
 
+        claim(out, "stats")
         # The configs check every option on construction: a bad entropy option fails
         # before anything is counted or written.
         cc = ec = None

@@ -94,11 +94,13 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from .._progress import console
+        from ..outdir import claim
         from ..stats import parse_lags
         from ..stats.config import parse_window
         from ..train.sweep import parse_count
         from .predict import predict
 
+        claim(out, "prediction")
         pred = predict(
             corpus,
             tokenizer=tokenizer,
