@@ -132,9 +132,11 @@ def register(app: typer.Typer) -> None:
         from .. import corpus as corpus_mod
         from .._progress import make_progress, warn
         from ..errors import UserError
+        from ..outdir import claim
         from .grid import parse_int_list
         from .trainer import train
 
+        claim(out, "run")
         values = parse_int_list(P)
         if len(values) != 1:
             raise UserError("train takes one P; use `scalinglab sweep` for a grid")
@@ -198,9 +200,11 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab sweep ts.txt --tokenizer char --P 2^12:2^20 --lr 1e-3,3e-3 --out sw
         """
         from .. import corpus as corpus_mod
+        from ..outdir import claim
         from .grid import SweepGrid, parse_float_list, parse_int_list, parse_window
         from .sweep import run_sweep
 
+        claim(out, "sweep")
         settings = ctx.meta[SETTINGS]
         grid = SweepGrid(
             P=parse_int_list(P),
