@@ -122,8 +122,10 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab fit chinchilla.csv --form chinchilla --x "Model Size"
         --x "Training FLOP / (6 * Model Size)" --y loss --drop-highest 5 --out results/chinchilla
         """
+        from ..outdir import claim
         from .core import fit
 
+        claim(out, "fit")
         result = fit(
             data,
             y,
