@@ -52,9 +52,11 @@ def register(app: typer.Typer) -> None:
         --budget 900 --out val
         """
         from .._progress import console, warn
+        from ..outdir import claim
         from ..train.sweep import parse_count
         from .core import validate
 
+        claim(out, "validation")
         pm = parse_count(p_max, "--p-max")
         p0 = parse_count(p_min, "--p-min")
         assert p0 is not None  # the option has a default
