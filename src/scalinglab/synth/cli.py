@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from ..outdir import claim
 from .facts import generate_facts
 from .groups import generate_group
 from .ladder import generate_ladder
@@ -97,6 +98,7 @@ def _generate(
 
     ``progress`` labels a progress bar over ``args["num_tokens"]`` tokens.
     """
+    claim(args["out"], "corpus", create=False)
     t0 = time.perf_counter()
     if progress is None:
         corpus = generate(**args)
@@ -274,6 +276,7 @@ def ladder_cmd(
     from .._progress import console, warn
     from .ladder import parse_orders
 
+    claim(out, "ladder")
     ks = parse_orders(orders)
     t0 = time.perf_counter()
     with _progress(tokens * len(ks), "sampling") as adv:
