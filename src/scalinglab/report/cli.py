@@ -51,8 +51,10 @@ def collapse_cmd(
     from rich.console import Console
 
     from .._progress import warn
+    from ..outdir import claim
     from .collapse import collapse_sweep
 
+    claim(out or (sweep_dir if sweep_dir.is_dir() else sweep_dir.parent), "collapse")
     res = collapse_sweep(
         sweep_dir,
         prediction,
@@ -86,8 +88,10 @@ def html_cmd(
     import shlex
     import sys
 
+    from ..outdir import claim
     from .html import html
 
+    claim(out, "report")
     rep = html(dirs, out, command=shlex.join(["scalinglab", *sys.argv[1:]]))
     typer.echo(f"{len(rep.sections)} sections from {len(rep.inputs)} files -> {rep.path}")
 
