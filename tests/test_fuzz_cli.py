@@ -506,8 +506,8 @@ def test_harness_catches_a_multi_line_error(inputs: Inputs, case_dir: Path, monk
     def chatty(*a: Any, **kw: Any) -> None:
         import sys
 
-        print("some progress line", file=sys.stderr)
-        raise UserError("bad")
+        print("error: a first complaint", file=sys.stderr)
+        raise UserError("and a second one")
 
     monkeypatch.setattr(measure_mod, "measure", chatty)
     verb, cmd = next((v, c) for v, c in VERBS if v == ("stats",))
@@ -516,10 +516,15 @@ def test_harness_catches_a_multi_line_error(inputs: Inputs, case_dir: Path, monk
         check_case(verb, cmd, p, "4", False, inputs, case_dir)
 
 
-def test_time_guard_stops_an_accepted_case(case_dir: Path) -> None:
+def test_time_guard_stops_an_accepted_case(case_dir: Path, monkeypatch) -> None:
+    """A value accepted by a verb that then works for long is stopped at the case's limit."""
+    synth_cli = importlib.import_module("scalinglab.synth.cli")
+
+    def slow(**kw: Any) -> None:
+        time.sleep(30)
+
+    monkeypatch.setattr(synth_cli, "generate_markov", slow)
     t0 = time.perf_counter()
-    r = run_cli(
-        ["synth", "markov", "--out", str(case_dir / "o"), "--tokens", "10000000000"], limit_s=0.5
-    )
-    assert time.perf_counter() - t0 < 10
-    assert r.timed_out or r.code == 2
+    r = run_cli(["synth", "markov", "--out", str(case_dir / "o"), "--tokens", "1000"], limit_s=0.5)
+    assert r.timed_out and time.perf_counter() - t0 < 5
+    assert not (case_dir / "o").exists() and not list(case_dir.glob(".o.lock"))  # released
