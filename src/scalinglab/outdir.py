@@ -177,9 +177,11 @@ def check(out: str | os.PathLike[str], kind: str, *, allow: Iterable[str] = ()) 
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if not anc.is_dir():
-        raise UserError(f"cannot create --out {p}: {anc} is a file, not a directory")
+        raise UserError(f"cannot create the output directory {p}: {anc} is a file, not a directory")
     if not os.access(anc, os.W_OK | os.X_OK):
-        raise UserError(f"cannot create --out {p}: {anc} is not writable (permission denied)")
+        raise UserError(
+            f"cannot create the output directory {p}: {anc} is not writable (permission denied)"
+        )
     return p
 
 
@@ -231,7 +233,7 @@ def claim(
                 m.rmdir()
             except OSError:
                 break
-        raise UserError(f"cannot create --out {p}: {e.strerror or e}") from None
+        raise UserError(f"cannot create the output directory {p}: {e.strerror or e}") from None
     lock_path, fd = _lock(key, created)
     c = Claim(key, created, lock_path, fd)
     if create and fd is not None:
