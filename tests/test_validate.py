@@ -172,7 +172,7 @@ def test_validate_resumes_after_sigkill_keeping_finished_runs(corpus, tmp_path):
         "--out",
         "v",
         "--budget",
-        "60",
+        "120",  # ample: --p-max caps the grid at 4 sizes, a loaded machine still fits them
         "--p-min",
         "256",
         "--p-max",

@@ -210,6 +210,8 @@ def run_sweep(
 def load_sweep(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read ``sweep.json`` from a sweep directory (or the file itself)."""
     p = Path(path)
+    if not p.exists():
+        raise UserError(f"sweep results not found: {p}")
     f = p / "sweep.json" if p.is_dir() else p
     if not f.is_file():
         raise UserError(f"no sweep.json in {p}; run `scalinglab sweep ... --out {p}` first")
