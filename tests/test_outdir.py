@@ -208,3 +208,55 @@ def test_claim_removes_killed_writers_temporary_files(tmp_path: Path) -> None:
     (out / ".fit.png.efgh.tmp").write_bytes(b"\x89PNG")
     with claim(out, "fit"):
         assert sorted(p.name for p in out.iterdir()) == ["fit.json"]
+
+
+def test_two_concurrent_stats_on_one_out_never_mix(tmp_path: Path) -> None:
+    """Two `scalinglab stats` of different corpora started together on one --out: both of
+    its files describe one corpus, the one whose run succeeded (last)."""
+    import numpy as np
+
+    import scalinglab as sl
+
+    rng = np.random.default_rng(0)
+    corpora = {}
+    for name in ("a", "b"):
+        c = sl.corpus.write_corpus(tmp_path / name, rng.integers(0, 16, 20000), 16)
+        corpora[c.content_hash] = name
+    out = tmp_path / "out"
+    env = {**os.environ, "SCALINGLAB_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "scalinglab.cli",
+                "stats",
+                str(tmp_path / name),
+                "--out",
+                str(out),
+                "--boot",
+                "10",
+                "--max-n",
+                "4",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )  # fmt: skip
+        for name in ("a", "b")
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    codes = [c for c, _ in results]
+    print("concurrent stats exit codes:", codes)
+    assert sorted(codes) in ([0, 0], [0, 2]), results
+    for code, err in results:
+        if code == 2:
+            assert err.strip().startswith("error: --out") and "being written" in err
+    hashes = {
+        json.loads((out / f).read_text())["corpus"]["content_hash"]
+        for f in ("correlations.json", "entropy.json")
+    }
+    assert len(hashes) == 1 and hashes <= set(corpora)
+    if sorted(codes) == [0, 2]:
+        assert corpora[hashes.pop()] == "ab"[codes.index(0)]
