@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         p_min: Annotated[float, typer.Option(help="Smallest P of the predicted curve.")] = 1e4,
         p_max: Annotated[float, typer.Option(help="Largest P of the predicted curve.")] = 1e12,
         boot: Annotated[int, typer.Option(help="Joint bootstrap replicates.")] = 1000,
+        report: Annotated[
+            bool, typer.Option("--report/--no-report", help="Write report.html into --out.")
+        ] = True,
         seed: Annotated[int, typer.Option(help=field_help(C, "seed"))] = field_default(C, "seed"),
     ) -> None:
         """Predict the data-limited scaling law of a corpus from its statistics.
@@ -135,3 +138,10 @@ def register(app: typer.Typer) -> None:
             "correlations.json/png, entropy.json/png)",
             highlight=False,
         )
+        if report:  # one page of what predict wrote (sl.report.html)
+            from ..report.html import html
+
+            own = ("prediction.json", "correlations.json", "entropy.json", "calibration.json")
+            files = [out / f for f in own if (out / f).exists()]
+            page = html(files, out, filename="report.html", figure_dir=None).path
+            out_console.print(f"report: {page}", highlight=False)
