@@ -356,3 +356,28 @@ def test_a_corpus_with_no_law_gives_a_page_without_a_curve(tmp_path, browser):
     assert_clean(check)
     assert "No data-limited law could be predicted" in check.text
     assert "predict-no-beta" in check.text
+
+
+# -- the verbs write report.html into their own --out -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = PowerLawSource(vocab_size=2, beta=0.8, tau_min=1.0, tau_max=1e4)
+    tokens = src.sample(100_000, seed=2)
+    c = sl.corpus.TokenCorpus.from_array(tokens, 2, name="pl-small")
+    return Path(c.save(tmp_path_factory.mktemp("small") / "corpus").path)
+
+
+def test_predict_writes_report_html_unless_told_not_to(small_corpus, tmp_path, browser):
+    out = tmp_path / "pred"
+    args = ["predict", str(small_corpus), "--entropy", "counts", "--max-n", "4", "--boot", "20"]
+    r = run_cli([*args, "--lags", "1-16", "--out", str(out), "--no-report"])
+    assert r.returncode == 0, r.stderr
+    assert (out / "prediction.json").is_file() and not (out / "report.html").exists()
+    r = run_cli([*args, "--lags", "1-16", "--out", str(out)])  # statistics reused
+    assert r.returncode == 0, r.stderr
+    assert not (out / "figures").exists()  # the page alone: its figures are inline
+    check = check_page(out / "report.html", browser=browser)
+    assert_clean(check)
+    assert check.sections[:5] == ["summary", "exponents", "curve", "correlations", "entropy"]
