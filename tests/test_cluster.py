@@ -144,7 +144,7 @@ def test_sweep_through_the_cluster_writes_the_run_files_of_a_local_sweep(corpus,
 
     grid = SweepGrid(P=[2048, 4096], contexts=[8], lrs=[3e-3], seeds=[0], model=TINY, train=FAST)
     local = run_sweep(corpus, tmp_path / "local", grid, n_boot=20, threads=1)
-    remote = slc.sweep(corpus, tmp_path / "remote", grid, client, n_boot=20, progress=False)
+    remote = slc.sweep(corpus, tmp_path / "remote", grid, client, n_boot=20)
     files = sorted((tmp_path / "local" / "runs").glob("*.json"))
     assert len(files) == 2 and len(remote.runs_trained) == 2
     for f in files:
@@ -155,7 +155,7 @@ def test_sweep_through_the_cluster_writes_the_run_files_of_a_local_sweep(corpus,
         assert a == b
     assert [r["best_val_loss"] for r in remote.runs] == [r["best_val_loss"] for r in local.runs]
     # resumable: a second call trains nothing
-    again = slc.sweep(corpus, tmp_path / "remote", grid, client, n_boot=20, progress=False)
+    again = slc.sweep(corpus, tmp_path / "remote", grid, client, n_boot=20)
     assert again.runs_trained == [] and sorted(again.runs_reused) == sorted(remote.runs_trained)
 
 
@@ -182,10 +182,9 @@ def test_a_worker_killed_mid_task_recovers_with_the_same_numbers(client, tmp_pat
     os.kill(pids[busy], signal.SIGKILL)
     th.join(60)
     assert not th.is_alive()
-    if "error" in out:  # the other outcome allowed: one line
-        assert "\n" not in str(out["error"])
-    else:
-        _same_correlations(one, out["result"])
+    # one loss is within the scheduler's allowed failures: the lost tasks run again
+    assert "error" not in out, str(out.get("error"))
+    _same_correlations(one, out["result"])
     client.wait_for_workers(2, timeout=30)
 
 
@@ -214,3 +213,41 @@ def test_unreachable_scheduler_is_one_line(monkeypatch):
     with pytest.raises(UserError) as e, slc.connect("tcp://127.0.0.1:9", quiet=True):
         pass
     assert "127.0.0.1:9" in str(e.value) and "\n" not in str(e.value)
+
+
+def _main(argv: list[str]) -> int:
+    from scalinglab.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+@pytest.mark.parametrize("verb", ["stats", "predict", "sweep", "validate"])
+def test_every_verb_rejects_a_bad_cluster_with_one_line_and_exit_2(verb, corpus, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _main([verb, str(corpus.path), "--cluster", "nowhere", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--cluster" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_stats_with_an_unreachable_scheduler_is_one_line(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_client, "CONNECT_TIMEOUT_S", 1)
+    argv = ["stats", str(corpus.path), "--only", "correlations", "--lags", "1-4"]
+    assert _main([*argv, "--cluster", "tcp://127.0.0.1:9", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "127.0.0.1:9" in err[0]
+
+
+def test_stats_cli_on_the_cluster_writes_the_numbers_of_one_process(corpus, client, tmp_path):
+    argv = ["stats", str(corpus.path), "--only", "correlations", "--lags", "1-12", "--boot", "30"]
+    assert _main([*argv, "--out", str(tmp_path / "one")]) == 0
+    addr = client.scheduler.address
+    assert _main([*argv, "--cluster", addr, "--out", str(tmp_path / "many")]) == 0
+    a = read_json(tmp_path / "one" / "correlations.json")
+    b = read_json(tmp_path / "many" / "correlations.json")
+    for key in ("operator_norm", "frobenius", "noise_floor", "operator_norm_stderr"):
+        assert a[key] == b[key], key

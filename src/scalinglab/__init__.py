@@ -17,7 +17,9 @@ from .errors import UserError
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("corpus", "stats", "theory", "train", "fit", "synth", "report", "validation")
+_SUBPACKAGES = (
+    "corpus", "stats", "theory", "train", "fit", "synth", "report", "validation", "cluster",
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

@@ -9,14 +9,16 @@ Needs the ``cluster`` extra (``pip install 'scalinglab[cluster]'``).
 
 from __future__ import annotations
 
-from ._client import ClusterSpec, connect, parse_spec, require_dask
+from ._client import OPTION_HELP, ClusterSpec, check_option, connect, parse_spec, require_dask
 from ._session import client_for, engines
 from .correlations import correlations
 from .entropy import entropy
 from .sweep import sweep
 
 __all__ = [
+    "OPTION_HELP",
     "ClusterSpec",
+    "check_option",
     "client_for",
     "connect",
     "correlations",

@@ -210,3 +210,19 @@ def task_result(fut: Any) -> Any:
         ) from None
     except UserError:
         raise
+
+
+#: Help of the ``--cluster`` option of stats, predict, sweep and validate.
+OPTION_HELP = (
+    "Run on a Dask cluster: a scheduler ADDRESS (tcp://host:8786), local[:N] (N worker "
+    "processes here) or slurm:FILE / pbs:FILE (a dask-jobqueue YAML). Needs scalinglab[cluster]."
+)
+
+
+def check_option(value: str | None) -> str | None:
+    """A ``--cluster`` value checked before any work (None passes through)."""
+    if value is None:
+        return None
+    parse_spec(value)
+    require_dask()
+    return value

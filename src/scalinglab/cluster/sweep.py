@@ -12,14 +12,12 @@ machine. The summary (``sweep.json``, fits, plots) is then written by
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
 from ._client import gather_with_progress
 
-__all__ = ["run_jobs", "sweep"]
+__all__ = ["run_jobs", "run_on", "sweep"]
 
 
 def _run_on_worker(job: Any, corpus_path: str) -> dict[str, Any]:
@@ -65,33 +63,27 @@ def run_jobs(client: Any, todo: list[Any], corpus: Any, *, progress: bool = True
     return {job.run_id: rec for job, rec in zip(todo, records, strict=True)}
 
 
+def run_on(cluster: Any, todo: list[Any], corpus: Any, *, progress: bool = True) -> dict[str, Any]:
+    """:func:`run_jobs` on ``cluster`` (a Client or a ``--cluster`` string), the hook of
+    ``run_sweep(..., cluster=)``."""
+    from ._session import client_for
+
+    return run_jobs(client_for(cluster), todo, corpus, progress=progress)
+
+
 def sweep(
     corpus: Any,
     out: str | os.PathLike[str],
     grid: Any,
     client: Any,
-    *,
-    progress: bool = True,
     **kwargs: Any,
 ) -> Any:
     """:func:`scalinglab.train.run_sweep` with the runs trained on a Dask cluster.
 
     Same arguments (``fit_window``, ``n_boot``; ``workers``/``threads`` do not
-    apply) and the same :class:`SweepResult`; ``runs_trained`` lists the runs the
-    cluster trained.
+    apply) and the same :class:`SweepResult`, ``runs_trained`` the runs the
+    cluster trained; ``client`` is a Client or a ``--cluster`` string.
     """
-    from ..train._runs import plan, read_finished
     from ..train.sweep import run_sweep
 
-    t0 = time.perf_counter()
-    jobs = plan(corpus, out, grid)
-    done = read_finished(jobs)
-    todo = [j for j in jobs if j.run_id not in done]
-    run_jobs(client, todo, corpus, progress=progress)
-    result = run_sweep(corpus, out, grid, **kwargs)
-    result.runs_trained = [j.run_id for j in todo]
-    result.runs_reused = list(done)
-    result.grid["cluster"] = True
-    result.wall_time_s = time.perf_counter() - t0
-    result.save(Path(out))
-    return result
+    return run_sweep(corpus, out, grid, cluster=client, **kwargs)

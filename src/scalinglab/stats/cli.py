@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from ..cluster._client import OPTION_HELP as CLUSTER_HELP
+from ..cluster._client import check_option
 from .config import CorrelationConfig, EntropyConfig, field_default, field_help
 
 # The option annotations are evaluated by Typer in this module's globals.
@@ -81,6 +83,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = field_default(E, "n_boot"),
         seed: Annotated[int, typer.Option(help=field_help(E, "seed"))] = field_default(E, "seed"),
+        cluster: Annotated[str | None, typer.Option(help=CLUSTER_HELP)] = None,
     ) -> None:
         """Measure token correlations ||C(n)|| and conditional entropies H_n of a corpus.
 
@@ -136,6 +139,7 @@ def register(app: typer.Typer) -> None:
             entropy=ec if ec is not None else False,
             out=out,
             tokenizer=tokenizer,
+            cluster=check_option(cluster),
         )
         stdout.print(m.summary(), highlight=False)
         names = ", ".join(p.name for p in m.written)

@@ -95,6 +95,7 @@ def measure(
     *,
     tokenizer: str | None = None,
     progress: bool = True,
+    cluster: Any = None,
 ) -> Measurement:
     """Measure ``||C(n)||`` and ``H_n`` of a corpus with one set of checks.
 
@@ -115,6 +116,9 @@ def measure(
         Tokenizer spec for a raw source.
     progress : bool
         Show progress bars.
+    cluster : distributed.Client or str, optional
+        Count on a Dask cluster (``ADDRESS|local[:N]|slurm:FILE``, :mod:`scalinglab.cluster`):
+        the same numbers as one process.
 
     Returns
     -------
@@ -122,6 +126,11 @@ def measure(
     """
     from .correlations import run_correlations
     from .entropy import run_entropy
+
+    if cluster is not None:
+        from ..cluster import engines
+
+        run_correlations, run_entropy = engines(cluster)  # type: ignore[assignment]
 
     cc = _config(correlations, CorrelationConfig, "correlations")
     ec = _config(entropy, EntropyConfig, "entropy")

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..cluster._client import OPTION_HELP as CLUSTER_HELP
+from ..cluster._client import check_option
 from ..stats.config import CorrelationConfig as C
 from ..stats.config import EntropyConfig as E
 from ..stats.config import field_default, field_help
@@ -84,6 +86,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--report/--no-report", help="Write report.html into --out.")
         ] = True,
         seed: Annotated[int, typer.Option(help=field_help(C, "seed"))] = field_default(C, "seed"),
+        cluster: Annotated[str | None, typer.Option(help=CLUSTER_HELP)] = None,
     ) -> None:
         """Predict the data-limited scaling law of a corpus from its statistics.
 
@@ -103,6 +106,7 @@ def register(app: typer.Typer) -> None:
         from ..train.sweep import parse_count
         from .predict import predict
 
+        spec = check_option(cluster)  # before --out is claimed
         claim(out, "prediction")
         pred = predict(
             corpus,
@@ -125,6 +129,7 @@ def register(app: typer.Typer) -> None:
             p_max=p_max,
             n_boot=boot,
             seed=seed,
+            cluster=spec,
         )
         out_console = console.__class__()  # the summary goes to standard output
         out_console.print(pred.summary_table())

@@ -409,6 +409,7 @@ def predict(
     budget: float = DEFAULT_BUDGET_S,
     calibrate: int | None = None,
     device: str = "auto",
+    cluster: Any = None,
 ) -> Prediction:
     """Measure a corpus and predict its data-limited scaling law.
 
@@ -426,7 +427,8 @@ def predict(
     checkpoint directory) or from a reference model trained here within
     ``budget`` wall seconds on ``device``. ``calibrate=P0`` trains one short
     data-limited run at ``P0`` tokens whose loss fixes the horizon's threshold
-    constant (:mod:`.calibrate`).
+    constant (:mod:`.calibrate`). ``cluster`` (a Dask Client or
+    ``ADDRESS|local[:N]|slurm:FILE``) measures on a cluster, with the same numbers.
     """
     from ..stats import CorrelationConfig, EntropyConfig, as_corpus, measure
 
@@ -467,6 +469,7 @@ def predict(
             correlations=cc if corr_d is None else False,
             entropy=ec if ent_d is None else False,
             progress=progress,
+            cluster=cluster,
         )
         if m.correlations is not None:
             corr_d = cache.entry(m.correlations, desc, cc.to_dict())

@@ -19,6 +19,8 @@ import typer
 from typer.core import TyperCommand
 from typer.models import ParamMeta
 
+from ..cluster._client import OPTION_HELP as CLUSTER_HELP
+from ..cluster._client import check_option
 from .config import ModelConfig, TrainConfig
 
 CorpusArg = Annotated[
@@ -190,6 +192,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the fits.")] = 1000,
         out: Out = Path("sweep-out"),
+        cluster: Annotated[str | None, typer.Option(help=CLUSTER_HELP)] = None,
     ) -> None:
         """Train a grid over P, context, learning rate and seed; measure alpha_D.
 
@@ -204,6 +207,7 @@ def register(app: typer.Typer) -> None:
         from .grid import SweepGrid, parse_float_list, parse_int_list, parse_window
         from .sweep import run_sweep
 
+        spec = check_option(cluster)  # before --out is claimed
         claim(out, "sweep")
         settings = ctx.meta[SETTINGS]
         grid = SweepGrid(
@@ -217,8 +221,9 @@ def register(app: typer.Typer) -> None:
         window = parse_window(fit_window)
         c = corpus_mod.resolve(corpus, tokenizer)
         result = run_sweep(
-            c, out, grid, workers=workers, threads=threads, fit_window=window, n_boot=bootstrap
-        )
+            c, out, grid, workers=workers, threads=threads, fit_window=window, n_boot=bootstrap,
+            cluster=spec,
+        )  # fmt: skip
         _print_sweep(result.to_dict(), out)
 
 

@@ -138,6 +138,7 @@ def run_sweep(
     threads: int | None = None,
     fit_window: tuple[int, int] | str | None = None,
     n_boot: int = 1000,
+    cluster: Any = None,
 ) -> SweepResult:
     """Run (or resume) the runs of ``grid`` and write ``out/sweep.json``.
 
@@ -157,6 +158,10 @@ def run_sweep(
         Range of P for the alpha_D fits.
     n_boot : int
         Bootstrap resamples per fit.
+    cluster : distributed.Client or str, optional
+        Train the runs as tasks on a Dask cluster (``ADDRESS|local[:N]|slurm:FILE``,
+        :mod:`scalinglab.cluster.sweep`; GPU runs ask for ``resources={"GPU": 1}``);
+        the run files are the same, written by the workers to ``out`` (a shared path).
 
     Returns
     -------
@@ -181,7 +186,12 @@ def run_sweep(
     records = read_finished(jobs)
     reused = list(records)
     todo = [j for j in jobs if j.run_id not in records]
-    records.update(execute(todo, corpus, out, workers, threads, done_before=len(reused)))
+    if cluster is not None:
+        from ..cluster.sweep import run_on
+
+        records.update(run_on(cluster, todo, corpus))
+    else:
+        records.update(execute(todo, corpus, out, workers, threads, done_before=len(reused)))
 
     ordered = [records[j.run_id] for j in jobs]
     agg = aggregate(ordered, fit_window=window, n_boot=n_boot)

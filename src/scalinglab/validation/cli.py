@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..cluster._client import OPTION_HELP as CLUSTER_HELP
+from ..cluster._client import check_option
 from .core import DEFAULT_BUDGET_S, MIN_STEPS
 
 
@@ -42,6 +44,7 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:K or mps.")] = "auto",
         boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+        cluster: Annotated[str | None, typer.Option(help=CLUSTER_HELP)] = None,
     ) -> None:
         """Predict alpha_D, measure it with a data-limited sweep, and compare.
 
@@ -56,6 +59,7 @@ def register(app: typer.Typer) -> None:
         from ..train.sweep import parse_count
         from .core import validate
 
+        spec = check_option(cluster)  # before --out is claimed
         claim(out, "validation")
         pm = parse_count(p_max, "--p-max")
         p0 = parse_count(p_min, "--p-min")
@@ -74,6 +78,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             n_boot=boot,
             predict_options=opts,
+            cluster=spec,
         )
         stdout = console.__class__()
         for line in res.summary():

@@ -299,6 +299,7 @@ def validate(
     n_boot: int = 1000,
     progress: bool = True,
     predict_options: dict[str, Any] | None = None,
+    cluster: Any = None,
 ) -> ValidationResult:
     """Predict, sweep and compare (module docstring); resumable, results under ``out``.
 
@@ -320,6 +321,8 @@ def validate(
         Sweep runs in parallel processes.
     predict_options : dict, optional
         Extra keywords for ``predict`` (``max_n``, ``lags``, ``entropy``, ...).
+    cluster : distributed.Client or str, optional
+        Measure and train on a Dask cluster (``ADDRESS|local[:N]|slurm:FILE``).
     """
     from ..corpus import resolve
     from ..theory import predict
@@ -389,6 +392,7 @@ def validate(
         seed=seed,
         n_boot=n_boot,
         progress=progress,
+        cluster=cluster,
         **opts,
     )
     info(f"validate 2/3: sweep P = {grid['P'][0]}..{grid['P'][-1]} ({len(grid['P'])} sizes)")
@@ -407,6 +411,7 @@ def validate(
         SweepGrid(P=grid["P"], contexts=[T], lrs=grid["lrs"], model=shape, train=train),
         workers=workers,
         n_boot=n_boot,
+        cluster=cluster,
     ).to_dict()
     warnings = [labelled(w, "sweep", "sweep-warning") for w in sw["warnings"]]
     # the width check at the largest P: a model twice as wide must not do better
@@ -420,6 +425,7 @@ def validate(
             SweepGrid(P=[grid["P"][-1]], contexts=[T], lrs=[best_lr], model=wide, train=train),
             workers=1,
             n_boot=10,
+            cluster=cluster,
         ).to_dict()
         l0, e0 = sw["curve"]["loss"][-1], sw["curve"]["stderr"][-1] or 0.0
         l1 = wres["curve"]["loss"][-1]
