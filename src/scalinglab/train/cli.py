@@ -193,6 +193,9 @@ def register(app: typer.Typer) -> None:
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the fits.")] = 1000,
         out: Out = Path("sweep-out"),
         cluster: Annotated[str | None, typer.Option(help=CLUSTER_HELP)] = None,
+        report: Annotated[
+            bool, typer.Option("--report/--no-report", help="Write report.html into --out.")
+        ] = True,
     ) -> None:
         """Train a grid over P, context, learning rate and seed; measure alpha_D.
 
@@ -225,6 +228,11 @@ def register(app: typer.Typer) -> None:
             cluster=spec,
         )  # fmt: skip
         _print_sweep(result.to_dict(), out)
+        if report:  # one page of the sweep (sl.report.html)
+            from ..report.html import html
+
+            page = html(out / "sweep.json", out, filename="report.html", figure_dir=None)
+            typer.echo(f"report: {page.path}")
 
 
 def _print_sweep(res: dict[str, Any], out: Path) -> None:
