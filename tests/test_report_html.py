@@ -381,3 +381,28 @@ def test_predict_writes_report_html_unless_told_not_to(small_corpus, tmp_path, b
     check = check_page(out / "report.html", browser=browser)
     assert_clean(check)
     assert check.sections[:5] == ["summary", "exponents", "curve", "correlations", "entropy"]
+
+
+def run_inproc(args: list[str]) -> int:
+    """The CLI in this process (no second start-up of Python and PyTorch)."""
+    from scalinglab.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    return int(e.value.code or 0)
+
+
+def test_sweep_writes_report_html_unless_told_not_to(small_corpus, tmp_path, browser):
+    opts = (
+        "--P 2^10:2^11 --context 8 --lr 1e-2 --layers 1 --width 16 --heads 1 --max-steps 10 "
+        "--batch-size 8 --evals 3 --eval-blocks 16 --final-eval-blocks 32 --bootstrap 0 "
+        "--threads 1"
+    ).split()
+    out = tmp_path / "sw"
+    assert run_inproc(["sweep", str(small_corpus), *opts, "--out", str(out), "--no-report"]) == 0
+    assert (out / "sweep.json").is_file() and not (out / "report.html").exists()
+    assert run_inproc(["sweep", str(small_corpus), *opts, "--out", str(out)]) == 0  # runs reused
+    assert not (out / "figures").exists()  # the page alone: its figures are inline
+    check = check_page(out / "report.html", browser=browser)
+    assert_clean(check)
+    assert "sweep" in check.sections
