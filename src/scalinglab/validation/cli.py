@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
         boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         cluster: Annotated[str | None, typer.Option(help=CLUSTER_HELP)] = None,
+        report: Annotated[
+            bool, typer.Option("--report/--no-report", help="Write report.html into --out.")
+        ] = True,
     ) -> None:
         """Predict alpha_D, measure it with a data-limited sweep, and compare.
 
@@ -87,3 +90,8 @@ def register(app: typer.Typer) -> None:
             else:
                 stdout.print(line, highlight=False, markup=False)
         stdout.print(f"results in {out}/ (validation.json, validation.png)", highlight=False)
+        if report:  # one page of validation.json, predict/ and sweep/ (sl.report.html)
+            from ..report.html import html
+
+            page = html(out, out, filename="report.html", figure_dir=None).path
+            stdout.print(f"report: {page}", highlight=False)
