@@ -406,3 +406,34 @@ def test_sweep_writes_report_html_unless_told_not_to(small_corpus, tmp_path, bro
     check = check_page(out / "report.html", browser=browser)
     assert_clean(check)
     assert "sweep" in check.sections
+
+
+class _FakeValidation:
+    """What validation.core.validate returns, as far as the verb uses it."""
+
+    def summary(self) -> list[str]:
+        return ["predicted and measured alpha_D agree (a written example)"]
+
+
+def test_validate_writes_report_html_unless_told_not_to(results, tmp_path, monkeypatch, browser):
+    """The verb's wiring; validate itself (minutes of training) is replaced by its files."""
+    import scalinglab.validation.core as core
+
+    def fake_validate(corpus, *, out, **kw):
+        dst = Path(out)  # claimed (made) by the verb already
+        (dst / "validation.json").write_bytes(
+            (results["validate"] / "validation.json").read_bytes()
+        )
+        _copy(results["predict"], dst / "predict")
+        _copy(results["sweep"], dst / "sweep")
+        return _FakeValidation()
+
+    monkeypatch.setattr(core, "validate", fake_validate)
+    for flag, written in (("--no-report", False), (None, True)):
+        out = tmp_path / f"v-{written}"
+        assert run_inproc(["validate", "corpus", "--out", str(out), *([flag] if flag else [])]) == 0
+        assert (out / "report.html").exists() is written
+    check = check_page(tmp_path / "v-True" / "report.html", browser=browser)
+    assert_clean(check)
+    for section in ("validation", "curve", "sweep"):
+        assert section in check.sections
