@@ -142,15 +142,21 @@ def _name(name: str, flag: str | None) -> str:
     return f"{name} ({flag})" if flag else name
 
 
-def _int(value: Any, name: str, lo: int, flag: str | None = None) -> int:
-    """``value`` as an int >= ``lo``, or a UserError naming the setting."""
+def _int(value: Any, name: str, lo: int, flag: str | None = None, hi: int | None = None) -> int:
+    """``value`` as an int in ``lo..hi``, or a UserError naming the setting."""
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
     if not ok and isinstance(value, float | np.floating) and float(value).is_integer():
         ok = True
     if not ok or int(value) < lo:
         what = "a non-negative integer" if lo == 0 else f"an integer of at least {lo}"
         raise UserError(f"{_name(name, flag)} must be {what}, got {value!r}")
+    if hi is not None and int(value) > hi:
+        raise UserError(f"{_name(name, flag)} must be at most {hi:,}, got {value!r}")
     return int(value)
+
+
+SEED_MAX = 2**32 - 1  # what every random generator used downstream accepts
+BOOT_MAX = 10**6
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -213,10 +219,10 @@ class CorrelationConfig:
             raise UserError(f"floor_factor (--floor-factor) must be positive, got {ff}")
         _set(self, "floor_factor", float(ff))
         _set(self, "n_shuffles", _int(self.n_shuffles, "n_shuffles", 0))
-        _set(self, "n_boot", _int(self.n_boot, "n_boot", 0, "--boot"))
+        _set(self, "n_boot", _int(self.n_boot, "n_boot", 0, "--boot", BOOT_MAX))
         _set(self, "top_k", _int(self.top_k, "top_k", 0, "--top-k"))
         _set(self, "first_lag", _int(self.first_lag, "first_lag", 1, "--first-lag"))
-        _set(self, "seed", _int(self.seed, "seed", 0, "--seed"))
+        _set(self, "seed", _int(self.seed, "seed", 0, "--seed", SEED_MAX))
         _set(self, "chunk_tokens", _int(self.chunk_tokens, "chunk_tokens", 1))
         if self.max_pairs is not None:
             _set(self, "max_pairs", _int(self.max_pairs, "max_pairs", 1, "--max-pairs"))
@@ -302,8 +308,8 @@ class EntropyConfig:
             raise UserError(f"reliability_tol must be in (0, 1), got {tol}")
         _set(self, "reliability_tol", float(tol))
         _set(self, "coverage_k", _int(self.coverage_k, "coverage_k", 1))
-        _set(self, "n_boot", _int(self.n_boot, "n_boot", 2, "--boot"))
-        _set(self, "seed", _int(self.seed, "seed", 0, "--seed"))
+        _set(self, "n_boot", _int(self.n_boot, "n_boot", 2, "--boot", BOOT_MAX))
+        _set(self, "seed", _int(self.seed, "seed", 0, "--seed", SEED_MAX))
         _set(self, "max_tokens", _int(self.max_tokens, "max_tokens", 1))
         _set(self, "fit_offset", bool(self.fit_offset))
         gw = _window(self.gamma_window)
