@@ -252,10 +252,11 @@ def values(
     if kind == "choice":
         return st.one_of(st.just(""), _NAME, _JUNK).map(lambda s: (s, True))
     if kind == "path":
-        # Any text file is a valid raw source: JSON that is corrupt as JSON is still text.
+        # Any text file is a valid raw source: JSON that is corrupt as JSON is still text;
+        # and a bare JSON list is a valid input of some options (--entropy-from's losses).
         text_ok = name in ("corpus", "source")
         return st.sampled_from(sorted(inp.bad)).map(
-            lambda k: (str(inp.bad[k]), not (text_ok and k.endswith("json")))
+            lambda k: (str(inp.bad[k]), not ((text_ok and k.endswith("json")) or k == "wrong-json"))
         )
     if kind == "out":
         writes_corpus = verb[0] in ("tokenize", "synth")
