@@ -36,6 +36,15 @@ def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_inproc(args: list[str]) -> int:
+    """The CLI in this process (no second start-up of Python and PyTorch)."""
+    from scalinglab.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    return int(e.value.code or 0)
+
+
 @pytest.fixture(scope="module")
 def browser() -> str:
     exe = find_browser()
@@ -372,24 +381,13 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_predict_writes_report_html_unless_told_not_to(small_corpus, tmp_path, browser):
     out = tmp_path / "pred"
     args = ["predict", str(small_corpus), "--entropy", "counts", "--max-n", "4", "--boot", "20"]
-    r = run_cli([*args, "--lags", "1-16", "--out", str(out), "--no-report"])
-    assert r.returncode == 0, r.stderr
+    assert run_inproc([*args, "--lags", "1-16", "--out", str(out), "--no-report"]) == 0
     assert (out / "prediction.json").is_file() and not (out / "report.html").exists()
-    r = run_cli([*args, "--lags", "1-16", "--out", str(out)])  # statistics reused
-    assert r.returncode == 0, r.stderr
+    assert run_inproc([*args, "--lags", "1-16", "--out", str(out)]) == 0  # statistics reused
     assert not (out / "figures").exists()  # the page alone: its figures are inline
     check = check_page(out / "report.html", browser=browser)
     assert_clean(check)
     assert check.sections[:5] == ["summary", "exponents", "curve", "correlations", "entropy"]
-
-
-def run_inproc(args: list[str]) -> int:
-    """The CLI in this process (no second start-up of Python and PyTorch)."""
-    from scalinglab.cli import main
-
-    with pytest.raises(SystemExit) as e:
-        main(args)
-    return int(e.value.code or 0)
 
 
 def test_sweep_writes_report_html_unless_told_not_to(small_corpus, tmp_path, browser):
