@@ -82,7 +82,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _write_sweep(root / "sweep", pred.corpus)
     _write_validation(root / "validate", pred.to_dict(), root / "sweep", hash_)
     # real collapse of the sweep at known exponents, real fit of a known law
-    r = run_cli(
+    code = run_inproc(
         [
             "report",
             "collapse",
@@ -95,11 +95,11 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             str(root / "collapse"),
         ]
     )
-    assert r.returncode == 0, r.stderr
+    assert code == 0
     x = np.geomspace(1e3, 1e6, 12)
     rows = "\n".join(f"{v:.6g},{0.5 + 4 * v**-0.3:.6g}" for v in x)
     (root / "runs.csv").write_text("D,loss\n" + rows + "\n")
-    r = run_cli(
+    code = run_inproc(
         [
             "fit",
             str(root / "runs.csv"),
@@ -115,7 +115,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             str(root / "fit"),
         ]
     )
-    assert r.returncode == 0, r.stderr
+    assert code == 0
     return {k: root / k for k in ("predict", "sweep", "validate", "collapse", "fit")}
 
 
@@ -309,7 +309,7 @@ def _edit(path: Path, change) -> None:
     "case",
     ["empty", "malformed", "newer", "older", "run-format", "not-an-object"],
 )
-def test_bad_input_is_one_line_exit_2_nothing_written(results, tmp_path, case):
+def test_bad_input_is_one_line_exit_2_nothing_written(results, tmp_path, case, capsys):
     d = _copy(results["predict"], tmp_path / "in")
     bad = d / "prediction.json"
     if case == "empty":
@@ -329,11 +329,12 @@ def test_bad_input_is_one_line_exit_2_nothing_written(results, tmp_path, case):
     elif case == "not-an-object":
         bad.write_text("[1, 2]")
     out = tmp_path / "out"
-    r = run_cli(["report", "html", str(results["fit"]), str(d), "--out", str(out)])
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0], r.stderr
-    assert "Traceback" not in r.stderr
+    capsys.readouterr()
+    assert run_inproc(["report", "html", str(results["fit"]), str(d), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0], err
+    assert "Traceback" not in err
     assert not out.exists()
     with pytest.raises(sl.UserError, match=re.escape(str(bad))):
         sl.report.html([d], out)
