@@ -43,6 +43,14 @@ V = 256
 
 
 def _maxrss_mib() -> float:
+    """Peak resident memory of this process (MiB): VmHWM, which starts afresh at exec
+    (``ru_maxrss`` would carry the peak of the process that spawned a worker)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -25,11 +25,14 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """scalinglab: the science of neural scaling laws.
 
     Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out out
     """
+    from .cluster import CONTEXT_KEY, backend
+
+    ctx.meta[CONTEXT_KEY] = backend  # --cluster of stats, predict, sweep, validate
 
 
 # Modules whose register(app) adds verbs, in the order they appear in --help.

@@ -10,19 +10,21 @@ Needs the ``cluster`` extra (``pip install 'scalinglab[cluster]'``).
 from __future__ import annotations
 
 from ._client import OPTION_HELP, ClusterSpec, check_option, connect, parse_spec, require_dask
-from ._session import client_for, engines
+from ._session import CONTEXT_KEY, Backend, backend, client_for
 from .correlations import correlations
 from .entropy import entropy
 from .sweep import sweep
 
 __all__ = [
+    "CONTEXT_KEY",
     "OPTION_HELP",
+    "Backend",
     "ClusterSpec",
+    "backend",
     "check_option",
     "client_for",
     "connect",
     "correlations",
-    "engines",
     "entropy",
     "parse_spec",
     "require_dask",

@@ -11,11 +11,12 @@ Every failure to parse or reach the cluster is a one-line :class:`UserError`.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,26 @@ def check_option(value: str | None) -> str | None:
     parse_spec(value)
     require_dask()
     return value
+
+
+_OPEN: dict[str, Any] = {}
+_STACK = ExitStack()
+atexit.register(_STACK.close)
+
+
+def _is_client(value: Any) -> bool:
+    from distributed import Client
+
+    return isinstance(value, Client)
+
+
+def client_for(cluster: Any) -> Any:
+    """The Client for ``cluster`` (a Client, or a ``--cluster`` string connected once per
+    process and closed at exit)."""
+    require_dask()
+    if _is_client(cluster):
+        return cluster
+    key = str(check_option(str(cluster)))
+    if key not in _OPEN:
+        _OPEN[key] = _STACK.enter_context(connect(key))
+    return _OPEN[key]

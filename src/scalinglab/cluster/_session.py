@@ -1,65 +1,61 @@
-"""What ``cluster=`` in the API and ``--cluster`` on the command line resolve to.
+"""The backend behind ``cluster=`` in the API and ``--cluster`` on the command line.
 
-``cluster`` is a :class:`distributed.Client` (used as it is) or a ``--cluster``
-string: the string is parsed at once (a bad one fails before any work) and
-connected on first use, one connection per string for the life of the process
-(closed at exit), so that ``stats`` counts correlations and entropies on one
-cluster.
+The engines never import this package: :func:`scalinglab.stats.measure`,
+:func:`scalinglab.train.run_sweep` (and ``predict`` and ``validate``, which pass
+it on) take any object with the three methods of :class:`Backend`. A Backend
+wraps a :class:`distributed.Client`, or a ``--cluster`` string that is parsed at
+once (a bad one fails before any work) and connected on first use, one
+connection per string for the life of the process (closed at exit), so that
+``stats`` counts correlations and entropies on one cluster. The command line
+gets :func:`backend` from ``scalinglab.cli`` (``ctx.meta[CONTEXT_KEY]``).
 """
 
 from __future__ import annotations
 
-import atexit
-from collections.abc import Callable
-from contextlib import ExitStack
 from typing import Any
 
-from ._client import parse_spec, require_dask
+from ._client import _is_client, check_option, client_for, require_dask
 
-__all__ = ["client_for", "engines"]
+__all__ = ["CONTEXT_KEY", "Backend", "backend", "client_for"]
 
-_OPEN: dict[str, Any] = {}
-_STACK = ExitStack()
-atexit.register(_STACK.close)
-
-
-def client_for(cluster: Any) -> Any:
-    """The Client for ``cluster`` (a Client, or a ``--cluster`` string connected once)."""
-    require_dask()
-    from distributed import Client
-
-    if isinstance(cluster, Client):
-        return cluster
-    key = str(cluster)
-    parse_spec(key)
-    if key not in _OPEN:
-        from ._client import connect
-
-        _OPEN[key] = _STACK.enter_context(connect(key))
-    return _OPEN[key]
+#: Where ``scalinglab.cli`` puts :func:`backend` for the verbs (``ctx.meta``).
+CONTEXT_KEY = "scalinglab.cluster.backend"
 
 
-def engines(cluster: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``(run_correlations, run_entropy)`` with the engines' signatures, counting on
-    ``cluster`` (used by :func:`scalinglab.stats.measure`)."""
-    require_dask()
-    if not _is_client(cluster):
-        parse_spec(str(cluster))  # a bad value fails here, before any work
+class Backend:
+    """Counting and training on a Dask cluster, with the engines' signatures."""
 
-    def run_correlations(c: Any, cfg: Any, lags: Any, *, progress: bool = True) -> Any:
+    def __init__(self, cluster: Any):
+        require_dask()
+        if not _is_client(cluster):
+            check_option(str(cluster))
+        self.cluster = cluster
+
+    @property
+    def client(self) -> Any:
+        return client_for(self.cluster)
+
+    def run_correlations(self, c: Any, cfg: Any, lags: Any, *, progress: bool = True) -> Any:
+        """``stats.correlations.run_correlations`` with the counting on the cluster."""
         from .correlations import run_on
 
-        return run_on(client_for(cluster), c, cfg, lags, progress=progress)
+        return run_on(self.client, c, cfg, lags, progress=progress)
 
-    def run_entropy(c: Any, cfg: Any, *, progress: bool = True) -> Any:
+    def run_entropy(self, c: Any, cfg: Any, *, progress: bool = True) -> Any:
+        """``stats.entropy.run_entropy`` with the n-gram counts partitioned on the cluster."""
         from .entropy import run_on
 
-        return run_on(client_for(cluster), c, cfg, progress=progress)
+        return run_on(self.client, c, cfg, progress=progress)
 
-    return run_correlations, run_entropy
+    def run_jobs(self, todo: list[Any], corpus: Any, *, progress: bool = True) -> dict[str, Any]:
+        """The sweep runs ``todo`` as tasks (:func:`scalinglab.cluster.sweep.run_jobs`)."""
+        from .sweep import run_jobs
+
+        return run_jobs(self.client, todo, corpus, progress=progress)
 
 
-def _is_client(value: Any) -> bool:
-    from distributed import Client
-
-    return isinstance(value, Client)
+def backend(cluster: Any) -> Backend | None:
+    """A :class:`Backend` for a Client, a ``--cluster`` string or a Backend (None: None)."""
+    if cluster is None or isinstance(cluster, Backend):
+        return cluster
+    return Backend(cluster)

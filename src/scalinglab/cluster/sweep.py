@@ -15,9 +15,9 @@ import os
 from typing import Any
 
 from ..errors import UserError
-from ._client import gather_with_progress
+from ._client import client_for, gather_with_progress
 
-__all__ = ["run_jobs", "run_on", "sweep"]
+__all__ = ["run_jobs", "sweep"]
 
 
 def _run_on_worker(job: Any, corpus_path: str) -> dict[str, Any]:
@@ -63,14 +63,6 @@ def run_jobs(client: Any, todo: list[Any], corpus: Any, *, progress: bool = True
     return {job.run_id: rec for job, rec in zip(todo, records, strict=True)}
 
 
-def run_on(cluster: Any, todo: list[Any], corpus: Any, *, progress: bool = True) -> dict[str, Any]:
-    """:func:`run_jobs` on ``cluster`` (a Client or a ``--cluster`` string), the hook of
-    ``run_sweep(..., cluster=)``."""
-    from ._session import client_for
-
-    return run_jobs(client_for(cluster), todo, corpus, progress=progress)
-
-
 def sweep(
     corpus: Any,
     out: str | os.PathLike[str],
@@ -86,4 +78,14 @@ def sweep(
     """
     from ..train.sweep import run_sweep
 
-    return run_sweep(corpus, out, grid, cluster=client, **kwargs)
+    return run_sweep(corpus, out, grid, cluster=_Jobs(client), **kwargs)
+
+
+class _Jobs:
+    """The ``run_jobs`` that ``run_sweep(cluster=)`` calls."""
+
+    def __init__(self, cluster: Any):
+        self.cluster = cluster
+
+    def run_jobs(self, todo: list[Any], corpus: Any) -> dict[str, Any]:
+        return run_jobs(client_for(self.cluster), todo, corpus)

@@ -14,8 +14,6 @@ from typing import Annotated
 
 import typer
 
-from ..cluster._client import OPTION_HELP as CLUSTER_HELP
-from ..cluster._client import check_option
 from .config import CorrelationConfig, EntropyConfig, field_default, field_help
 
 # The option annotations are evaluated by Typer in this module's globals.
@@ -27,11 +25,17 @@ class Only(StrEnum):
     entropy = "entropy"
 
 
+#: Help of --cluster (the backend comes from scalinglab.cli: ctx.meta[CLUSTER]).
+CLUSTER_HELP = "Run on a Dask cluster: ADDRESS, local[:N] or slurm:FILE (docs/cluster.md)."
+CLUSTER = "scalinglab.cluster.backend"
+
+
 def register(app: typer.Typer) -> None:
     """Add ``scalinglab stats``."""
 
     @app.command("stats")
     def stats_cmd(
+        ctx: typer.Context,
         corpus: Annotated[
             str | None,
             typer.Argument(help="A corpus directory or raw source (default: python-stdlib)."),
@@ -139,7 +143,7 @@ def register(app: typer.Typer) -> None:
             entropy=ec if ec is not None else False,
             out=out,
             tokenizer=tokenizer,
-            cluster=check_option(cluster),
+            cluster=ctx.meta[CLUSTER](cluster) if cluster else None,
         )
         stdout.print(m.summary(), highlight=False)
         names = ", ".join(p.name for p in m.written)

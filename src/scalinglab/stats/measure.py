@@ -116,9 +116,10 @@ def measure(
         Tokenizer spec for a raw source.
     progress : bool
         Show progress bars.
-    cluster : distributed.Client or str, optional
-        Count on a Dask cluster (``ADDRESS|local[:N]|slurm:FILE``, :mod:`scalinglab.cluster`):
-        the same numbers as one process.
+    cluster : backend, optional
+        Count on a Dask cluster: ``scalinglab.cluster.backend(client or
+        "ADDRESS|local[:N]|slurm:FILE")``, any object with its ``run_correlations``
+        and ``run_entropy``; the same numbers as one process.
 
     Returns
     -------
@@ -128,9 +129,7 @@ def measure(
     from .entropy import run_entropy
 
     if cluster is not None:
-        from ..cluster import engines
-
-        run_correlations, run_entropy = engines(cluster)  # type: ignore[assignment]
+        run_correlations, run_entropy = cluster.run_correlations, cluster.run_entropy
 
     cc = _config(correlations, CorrelationConfig, "correlations")
     ec = _config(entropy, EntropyConfig, "entropy")

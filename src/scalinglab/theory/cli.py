@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ..cluster._client import OPTION_HELP as CLUSTER_HELP
-from ..cluster._client import check_option
 from ..stats.config import CorrelationConfig as C
 from ..stats.config import EntropyConfig as E
 from ..stats.config import field_default, field_help
 from ..train.reference import DEFAULT_BUDGET_S
+
+#: Help of --cluster (the backend comes from scalinglab.cli: ctx.meta[CLUSTER]).
+CLUSTER_HELP = "Run on a Dask cluster: ADDRESS, local[:N] or slurm:FILE (docs/cluster.md)."
+CLUSTER = "scalinglab.cluster.backend"
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +22,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict")
     def predict_cmd(
+        ctx: typer.Context,
         corpus: Annotated[
             str | None,
             typer.Argument(help="A corpus directory or raw source (default: python-stdlib)."),
@@ -106,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from ..train.sweep import parse_count
         from .predict import predict
 
-        spec = check_option(cluster)  # before --out is claimed
+        spec = ctx.meta[CLUSTER](cluster) if cluster else None  # before --out is claimed
         claim(out, "prediction")
         pred = predict(
             corpus,

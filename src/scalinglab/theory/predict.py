@@ -427,8 +427,8 @@ def predict(
     checkpoint directory) or from a reference model trained here within
     ``budget`` wall seconds on ``device``. ``calibrate=P0`` trains one short
     data-limited run at ``P0`` tokens whose loss fixes the horizon's threshold
-    constant (:mod:`.calibrate`). ``cluster`` (a Dask Client or
-    ``ADDRESS|local[:N]|slurm:FILE``) measures on a cluster, with the same numbers.
+    constant (:mod:`.calibrate`). ``cluster`` (``scalinglab.cluster.backend(...)``)
+    measures on a Dask cluster, with the same numbers.
     """
     from ..stats import CorrelationConfig, EntropyConfig, as_corpus, measure
 

@@ -19,8 +19,6 @@ import typer
 from typer.core import TyperCommand
 from typer.models import ParamMeta
 
-from ..cluster._client import OPTION_HELP as CLUSTER_HELP
-from ..cluster._client import check_option
 from .config import ModelConfig, TrainConfig
 
 CorpusArg = Annotated[
@@ -107,6 +105,11 @@ def config_command(model_exclude: frozenset[str], train_exclude: frozenset[str])
 
 #: TrainConfig fields that ``sweep`` takes as grid axes or sets per worker.
 _SWEEP_OWN = frozenset({"context", "lr", "seed", "threads"})
+
+
+#: Help of --cluster (the backend comes from scalinglab.cli: ctx.meta[CLUSTER]).
+CLUSTER_HELP = "Run on a Dask cluster: ADDRESS, local[:N] or slurm:FILE (docs/cluster.md)."
+CLUSTER = "scalinglab.cluster.backend"
 
 
 def register(app: typer.Typer) -> None:
@@ -210,7 +213,7 @@ def register(app: typer.Typer) -> None:
         from .grid import SweepGrid, parse_float_list, parse_int_list, parse_window
         from .sweep import run_sweep
 
-        spec = check_option(cluster)  # before --out is claimed
+        spec = ctx.meta[CLUSTER](cluster) if cluster else None  # before --out is claimed
         claim(out, "sweep")
         settings = ctx.meta[SETTINGS]
         grid = SweepGrid(

@@ -158,9 +158,9 @@ def run_sweep(
         Range of P for the alpha_D fits.
     n_boot : int
         Bootstrap resamples per fit.
-    cluster : distributed.Client or str, optional
-        Train the runs as tasks on a Dask cluster (``ADDRESS|local[:N]|slurm:FILE``,
-        :mod:`scalinglab.cluster.sweep`; GPU runs ask for ``resources={"GPU": 1}``);
+    cluster : backend, optional
+        Train the runs as tasks on a Dask cluster: ``scalinglab.cluster.backend(...)``,
+        any object with its ``run_jobs`` (GPU runs ask for ``resources={"GPU": 1}``);
         the run files are the same, written by the workers to ``out`` (a shared path).
 
     Returns
@@ -187,9 +187,7 @@ def run_sweep(
     reused = list(records)
     todo = [j for j in jobs if j.run_id not in records]
     if cluster is not None:
-        from ..cluster.sweep import run_on
-
-        records.update(run_on(cluster, todo, corpus))
+        records.update(cluster.run_jobs(todo, corpus))
     else:
         records.update(execute(todo, corpus, out, workers, threads, done_before=len(reused)))
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from ..cluster._client import OPTION_HELP as CLUSTER_HELP
-from ..cluster._client import check_option
 from .core import DEFAULT_BUDGET_S, MIN_STEPS
+
+#: Help of --cluster (the backend comes from scalinglab.cli: ctx.meta[CLUSTER]).
+CLUSTER_HELP = "Run on a Dask cluster: ADDRESS, local[:N] or slurm:FILE (docs/cluster.md)."
+CLUSTER = "scalinglab.cluster.backend"
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +19,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate")
     def validate_cmd(
+        ctx: typer.Context,
         corpus: Annotated[
             str | None,
             typer.Argument(help="A corpus directory or raw source (default: python-stdlib)."),
@@ -62,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from ..train.sweep import parse_count
         from .core import validate
 
-        spec = check_option(cluster)  # before --out is claimed
+        spec = ctx.meta[CLUSTER](cluster) if cluster else None  # before --out is claimed
         claim(out, "validation")
         pm = parse_count(p_max, "--p-max")
         p0 = parse_count(p_min, "--p-min")

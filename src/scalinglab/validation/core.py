@@ -321,8 +321,8 @@ def validate(
         Sweep runs in parallel processes.
     predict_options : dict, optional
         Extra keywords for ``predict`` (``max_n``, ``lags``, ``entropy``, ...).
-    cluster : distributed.Client or str, optional
-        Measure and train on a Dask cluster (``ADDRESS|local[:N]|slurm:FILE``).
+    cluster : backend, optional
+        Measure and train on a Dask cluster (``scalinglab.cluster.backend(...)``).
     """
     from ..corpus import resolve
     from ..theory import predict
