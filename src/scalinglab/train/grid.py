@@ -175,6 +175,8 @@ class SweepGrid:
             if seeds_in < 1:
                 raise UserError(f"at least one seed is needed, got seeds={seeds_in}")
             seeds_in = range(seeds_in)
+        if isinstance(seeds_in, range) and max(seeds_in.start, seeds_in.stop) > 10**6:
+            raise UserError(f"seeds must be below 10^6, got up to {seeds_in.stop - 1:,}")
         seeds = _ints(seeds_in, "seed")
         if min(P) < 2:
             raise UserError(f"P must be at least 2 tokens, got {min(P)}")
