@@ -54,7 +54,7 @@ from scalinglab.cli import app, main
 CASES: dict[str, int] = {}
 
 #: Seconds a case may run once its value has been accepted (then it is stopped).
-ACCEPTED_LIMIT_S = 1.0
+ACCEPTED_LIMIT_S = 0.8
 
 #: Options set on every invocation that has them, to keep accepted runs small.
 SMALL = {
