@@ -31,8 +31,12 @@ def _root(ctx: typer.Context) -> None:
     Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out out
     """
     from .cluster import CONTEXT_KEY, backend
+    from .report import REPORT_KEY, html
 
     ctx.meta[CONTEXT_KEY] = backend  # --cluster of stats, predict, sweep, validate
+    # report.html of predict, sweep and validate: the application composes the verbs with
+    # the report writer, so that no engine package imports report
+    ctx.meta[REPORT_KEY] = html
 
 
 # Modules whose register(app) adds verbs, in the order they appear in --help.

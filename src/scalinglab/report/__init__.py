@@ -8,3 +8,6 @@
 from .collapse import SweepCollapse as SweepCollapse
 from .collapse import collapse_sweep as collapse_sweep
 from .html import html as html  # sl.report.html(dirs, out): the one-page HTML report
+
+#: Where ``scalinglab.cli`` puts :func:`html` for the verbs that write report.html.
+REPORT_KEY = "scalinglab.report.html"

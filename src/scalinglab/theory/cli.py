@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         if report:  # one page of what predict wrote (sl.report.html)
-            from ..report.html import html
+            html = ctx.meta["scalinglab.report.html"]  # from scalinglab.cli
 
             own = ("prediction.json", "correlations.json", "entropy.json", "calibration.json")
             files = [out / f for f in own if (out / f).exists()]

@@ -232,7 +232,7 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         _print_sweep(result.to_dict(), out)
         if report:  # one page of the sweep (sl.report.html)
-            from ..report.html import html
+            html = ctx.meta["scalinglab.report.html"]  # from scalinglab.cli
 
             page = html(out / "sweep.json", out, filename="report.html", figure_dir=None)
             typer.echo(f"report: {page.path}")

@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
                 stdout.print(line, highlight=False, markup=False)
         stdout.print(f"results in {out}/ (validation.json, validation.png)", highlight=False)
         if report:  # one page of validation.json, predict/ and sweep/ (sl.report.html)
-            from ..report.html import html
+            html = ctx.meta["scalinglab.report.html"]  # from scalinglab.cli
 
             page = html(out, out, filename="report.html", figure_dir=None).path
             stdout.print(f"report: {page}", highlight=False)
