@@ -544,9 +544,9 @@ def test_load_rejects_id_at_or_above_vocab_size(tmp_path: Path) -> None:
 
 
 def test_load_scans_every_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scalinglab.corpus import core
+    from scalinglab.corpus import _checks
 
-    monkeypatch.setattr(core, "CHECK_CHUNK", 16)
+    monkeypatch.setattr(_checks, "CHECK_CHUNK", 16)
     d = _small_corpus(tmp_path)
     ids = np.fromfile(d / "tokens.bin", dtype="<u2")
     ids[-1] = 1000
