@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src" / "scalinglab"
 MAX_LINES = 600
 
@@ -201,7 +199,6 @@ def test_report_takes_only_result_types_from_train():
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=False, reason="modules still being split")
 def test_no_module_over_600_lines():
     long = {
         m: n for m, p in _modules().items() if (n := len(p.read_text().splitlines())) > MAX_LINES
