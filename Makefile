@@ -15,7 +15,9 @@ run: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0 -e '.[train]'
 	$(BIN)/scalinglab predict --out results/python-stdlib
 
-# Install everything the tests need (torch pinned to the CPU build) and run them.
+# Install everything the tests need (torch pinned to the CPU build; Debian's chromium for
+# the HTML report's browser tests, when missing) and run them.
 test: $(BIN)/python
+	bash scripts/install-chromium.sh
 	$(BIN)/pip install --quiet torch==2.13.0 -e '.[dev,train,hf-model,cluster]'
 	$(BIN)/python -m pytest -q
