@@ -84,8 +84,8 @@ class CorrelationInputs:
 
     def block(self) -> dict[str, Any]:
         """The correlations block of prediction.json (the arrays the figure needs)."""
-        keys = ("lags", "operator_norm", "frobenius", "noise_floor", "resolvable")
-        keys += ("operator_norm_stderr", "frobenius_floor")
+        keys: tuple[str, ...] = ("lags", "operator_norm", "frobenius", "noise_floor")
+        keys += ("resolvable", "operator_norm_stderr", "frobenius_floor")
         return {k: self.document.get(k) for k in keys}
 
 

@@ -166,7 +166,7 @@ def _predict(
     gamma_d, model = choose_gamma(ei, model, n_boot, seed, warnings)
     beta, d_beta = _num(beta_d.get("value")), _num(beta_d.get("stderr"))
     gamma, d_gamma = _num(gamma_d.get("value")), _num(gamma_d.get("stderr"))
-    common = {
+    common: dict[str, Any] = {
         "corpus": corpus,
         "correlations": ci.block(),
         "entropy": ei.block(),
@@ -434,9 +434,16 @@ def predict(
 
     # Cheap checks first: a bad option must not fail after minutes of counting. The two
     # configs check the statistics' settings (max_n, the windows) once, here.
-    cc = CorrelationConfig(lags=lags, beta_window=beta_window, first_lag=first_lag, seed=seed)
-    ec = EntropyConfig(
-        gamma_window=gamma_window, seed=seed, **({"max_n": max_n} if max_n is not None else {})
+    cc = CorrelationConfig(
+        lags=tuple(lags) if lags is not None else None,
+        beta_window=beta_window,
+        first_lag=first_lag,
+        seed=seed,
+    )
+    ec = (
+        EntropyConfig(gamma_window=gamma_window, seed=seed)
+        if max_n is None
+        else EntropyConfig(max_n=max_n, gamma_window=gamma_window, seed=seed)
     )
     _check_options(context, target_loss, n_boot, p_min, p_max)
     check_entropy_options(entropy, entropy_from, device)
