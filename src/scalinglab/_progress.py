@@ -55,3 +55,14 @@ def warning_line(text: str) -> str:
 def warn(text: str, to: Console | None = None) -> None:
     """Print one warning line (standard error unless ``to`` is given)."""
     (to or console).print(warning_line(text), highlight=False)
+
+
+def print_summary(lines: list[str], to: Console | None = None) -> None:
+    """Print a result's ``summary()`` lines: ``warning: ...`` ones as :func:`warn` does,
+    the rest as plain text (no markup, so brackets in them are printed)."""
+    out = to or console
+    for line in lines:
+        if line.startswith("warning: "):
+            out.print(warning_line(line[len("warning: ") :]), highlight=False)
+        else:
+            out.print(line, highlight=False, markup=False)

@@ -133,13 +133,17 @@ class CorrelationResult:
 
     def save(self, out_dir: str | os.PathLike[str]) -> list[Path]:
         """Write ``correlations.json`` and ``correlations.png`` into ``out_dir`` (atomically)."""
-        from ._plot import plot_correlations
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths = [write_json(out / "correlations.json", self.to_dict())]
-        paths.append(plot_correlations(self, out / "correlations.png"))
+        paths.append(self.plot(out / "correlations.png"))
         return paths
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Figure: the norms with their floors and the beta fit."""
+        from ._plot import plot_correlations
+
+        return plot_correlations(self, Path(path))
 
     def summary(self) -> str:
         """A few lines for the terminal: corpus, lags, beta with its interval and window."""

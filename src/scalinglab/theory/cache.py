@@ -37,9 +37,21 @@ def lookup(path: Path | None, corpus_hash: str, settings: dict[str, Any]) -> dic
     return d
 
 
-def entry(result: Any, corpus: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """The document to cache for ``result`` (its ``to_dict()``), tagged with corpus and settings."""
-    return _jsonable({**result.to_dict(), "corpus": corpus, SETTINGS_KEY: settings})
+def keep(
+    result: Any,
+    out: Path | None,
+    name: str,
+    corpus: dict[str, Any],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """The document to cache for ``result`` (its ``to_dict()`` tagged with corpus and
+    settings); with ``out``, written once as ``out/NAME.json`` (atomically) beside the
+    result's figure ``out/NAME.png``."""
+    doc = _jsonable({**result.to_dict(), "corpus": corpus, SETTINGS_KEY: settings})
+    if out is not None:
+        store(out / f"{name}.json", doc)
+        result.plot(out / f"{name}.png")
+    return doc
 
 
 def store(path: Path | None, doc: dict[str, Any]) -> None:

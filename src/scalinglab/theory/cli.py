@@ -100,9 +100,7 @@ def register(app: typer.Typer) -> None:
 
         Example: scalinglab predict ../shared/data/tiny-shakespeare.txt --tokenizer char --out ts
         """
-        from rich.markup import escape
-
-        from .._progress import console
+        from .._progress import console, print_summary
         from ..outdir import claim
         from ..stats import parse_lags
         from ..stats.config import parse_window
@@ -136,11 +134,7 @@ def register(app: typer.Typer) -> None:
         )
         out_console = console.__class__()  # the summary goes to standard output
         out_console.print(pred.summary_table())
-        for line in pred.summary():
-            if line.startswith("warning: "):
-                out_console.print(f"[yellow]warning:[/yellow] {escape(line[9:])}", highlight=False)
-            else:
-                out_console.print(line, highlight=False, markup=False)
+        print_summary(pred.summary(), out_console)
         out_console.print(
             f"results in {out}/ (prediction.json, prediction.png, "
             "correlations.json/png, entropy.json/png)",

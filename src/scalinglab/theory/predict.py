@@ -479,15 +479,9 @@ def predict(
             cluster=cluster,
         )
         if m.correlations is not None:
-            corr_d = cache.entry(m.correlations, desc, cc.to_dict())
-            if out_p:
-                m.correlations.save(out_p)
-            cache.store(corr_path, corr_d)
+            corr_d = cache.keep(m.correlations, out_p, "correlations", desc, cc.to_dict())
         if m.entropy is not None:
-            ent_d = cache.entry(m.entropy, desc, ec.to_dict())
-            if out_p:
-                m.entropy.save(out_p)
-            cache.store(ent_path, ent_d)
+            ent_d = cache.keep(m.entropy, out_p, "entropy", desc, ec.to_dict())
     assert corr_d is not None and ent_d is not None
     model = None
     pre_warnings: list[str] = []

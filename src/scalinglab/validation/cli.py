@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         Example: scalinglab validate ../shared/data/tiny-shakespeare.txt --tokenizer char
         --budget 900 --out val
         """
-        from .._progress import console, warn
+        from .._progress import console, print_summary
         from ..outdir import claim
         from ..train.sweep import parse_count
         from .core import validate
@@ -87,11 +87,7 @@ def register(app: typer.Typer) -> None:
             cluster=spec,
         )
         stdout = console.__class__()
-        for line in res.summary():
-            if line.startswith("warning: "):
-                warn(line[9:], stdout)
-            else:
-                stdout.print(line, highlight=False, markup=False)
+        print_summary(res.summary(), stdout)
         stdout.print(f"results in {out}/ (validation.json, validation.png)", highlight=False)
         if report:  # one page of validation.json, predict/ and sweep/ (sl.report.html)
             html = ctx.meta["scalinglab.report.html"]  # from scalinglab.cli
