@@ -176,9 +176,11 @@ def test_a_worker_killed_mid_task_recovers_with_the_same_numbers(client, tmp_pat
     th = threading.Thread(target=work)
     th.start()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any(client.processing().values()):
+    busy = None  # one snapshot of the scheduler: a worker seen with tasks is the one killed
+    while busy is None and time.monotonic() < deadline:
+        busy = next((w for w, tasks in client.processing().items() if tasks), None)
         time.sleep(0.01)
-    busy = next(w for w, tasks in client.processing().items() if tasks)
+    assert busy is not None, "no worker was seen running a task within 20 s"
     os.kill(pids[busy], signal.SIGKILL)
     th.join(60)
     assert not th.is_alive()
